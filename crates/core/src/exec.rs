@@ -1,0 +1,283 @@
+//! The `Execer` seam: how a process is spawned, signalled and waited for.
+//!
+//! The manager never creates OS processes itself. It describes what to run in
+//! an [`ExecSpec`] (plain data) and hands it to an [`Execer`], which returns an
+//! [`ExecChild`] handle. `agentproc-exec-local` spawns plainly;
+//! `agentproc-exec-sandbox` wraps another executor with limits. Tests use the
+//! scripted `testing::FakeExecer` or the mockall mocks.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::io::AsyncRead;
+
+/// A process environment: variable name to value, one value per name.
+///
+/// A map (rather than a list) makes "the last value wins" explicit and keeps
+/// the environment a child sees reproducible (sorted by name).
+pub type Env = BTreeMap<OsString, OsString>;
+
+/// The merged stdout+stderr of a child, as the executor hands it out.
+pub type OutputReader = Box<dyn AsyncRead + Send + Unpin + 'static>;
+
+/// What to run: plain data, built by the manager, interpreted by an executor.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExecSpec {
+    /// The program to run, looked up in the child's `PATH` when it has no `/`.
+    pub program: OsString,
+    /// Arguments after the program name.
+    pub args: Vec<OsString>,
+    /// The working directory; `None` inherits the executor's own.
+    pub cwd: Option<PathBuf>,
+    /// The complete environment of the child (nothing is inherited).
+    pub env: Env,
+}
+
+impl ExecSpec {
+    /// A spec for `program` with no arguments, no working directory and an
+    /// empty environment.
+    pub fn new(program: impl Into<OsString>) -> Self {
+        Self {
+            program: program.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// Signals the manager can deliver to a process group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Signal {
+    /// `SIGKILL`: cannot be caught.
+    Kill,
+    /// `SIGTERM`: asks the process to exit.
+    Terminate,
+    /// `SIGINT`: what Ctrl-C sends.
+    Interrupt,
+    /// `SIGHUP`: the terminal went away.
+    Hangup,
+}
+
+impl Signal {
+    /// The conventional signal name, e.g. `SIGKILL`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Kill => "SIGKILL",
+            Self::Terminate => "SIGTERM",
+            Self::Interrupt => "SIGINT",
+            Self::Hangup => "SIGHUP",
+        }
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How a child ended. A non-zero exit is data, never an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// The process called `exit` with this code.
+    Exited(i32),
+    /// The process was ended by a signal.
+    Signaled {
+        /// The signal number (platform-specific).
+        signal: i32,
+        /// Whether the kernel wrote a core dump.
+        core_dumped: bool,
+    },
+}
+
+impl ExitStatus {
+    /// Whether the process exited with code 0.
+    pub fn success(self) -> bool {
+        self == Self::Exited(0)
+    }
+}
+
+/// Resources a child and the descendants it waited for consumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ResourceUsage {
+    /// CPU time spent in user mode.
+    pub user_cpu: Duration,
+    /// CPU time spent in the kernel on the process's behalf.
+    pub system_cpu: Duration,
+    /// Peak resident set size, in bytes.
+    pub max_rss_bytes: u64,
+}
+
+/// What [`ExecChild::wait`] reports once the child has exited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChildExit {
+    /// How the process ended.
+    pub status: ExitStatus,
+    /// What it consumed, when the executor can tell.
+    pub usage: Option<ResourceUsage>,
+}
+
+impl ChildExit {
+    /// An exit with no usage information.
+    pub fn new(status: ExitStatus) -> Self {
+        Self {
+            status,
+            usage: None,
+        }
+    }
+}
+
+/// The process could not be started: nothing ran.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    /// The program was not found in the child's `PATH`.
+    #[error("exec: \"{program}\": executable file not found in $PATH")]
+    ProgramNotFound {
+        /// The program that was looked up.
+        program: String,
+    },
+    /// The working directory could not be entered.
+    #[error("chdir {}: {}", path.display(), describe_io_error(source))]
+    Workdir {
+        /// The directory.
+        path: PathBuf,
+        /// Why it could not be used.
+        source: io::Error,
+    },
+    /// The operating system refused to create the process.
+    #[error("fork/exec {program}: {}", describe_io_error(source))]
+    Os {
+        /// The program being started.
+        program: String,
+        /// The error the OS reported.
+        source: io::Error,
+    },
+}
+
+/// A signal could not be delivered.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", describe_io_error(source))]
+pub struct SignalError {
+    /// The error the OS reported.
+    #[source]
+    pub source: io::Error,
+}
+
+impl From<io::Error> for SignalError {
+    fn from(source: io::Error) -> Self {
+        Self { source }
+    }
+}
+
+/// Waiting for the child failed: its exit status is unknown.
+#[derive(Debug, thiserror::Error)]
+pub enum WaitError {
+    /// `wait` was called a second time; it resolves only once.
+    #[error("the child was already waited for")]
+    AlreadyWaited,
+    /// The operating system reported an error while waiting.
+    #[error("wait: {}", describe_io_error(source))]
+    Os {
+        /// The error the OS reported.
+        source: io::Error,
+    },
+}
+
+/// Spawns processes. Object-safe; held as `Arc<dyn Execer>`.
+///
+/// Contract:
+/// - `spawn` returns `Err` only when nothing ran (bad program, bad working
+///   directory, resource exhaustion). A program that starts and then fails is
+///   an `Ok` child whose exit status says so.
+/// - The child leads a new process group (or stronger container), so that
+///   [`ExecChild::signal`] reaches every process it started.
+/// - Standard input is the null device; standard output and standard error
+///   share one pipe, so their interleaving is kept as the child wrote it.
+#[cfg_attr(any(test, feature = "test-support"), mockall::automock)]
+pub trait Execer: Send + Sync + fmt::Debug + 'static {
+    /// Starts `spec`, returning its handle.
+    fn spawn(&self, spec: &ExecSpec) -> Result<Box<dyn ExecChild>, SpawnError>;
+
+    /// A short name for this executor kind (for logs and health reports).
+    fn kind(&self) -> &'static str;
+}
+
+/// A running (or exited) child started by an [`Execer`].
+///
+/// All methods take `&self` so the manager can signal a child while another
+/// task waits for it.
+#[cfg_attr(any(test, feature = "test-support"), mockall::automock)]
+#[async_trait]
+pub trait ExecChild: Send + Sync + fmt::Debug + 'static {
+    /// The OS process id, if there is one.
+    fn pid(&self) -> Option<u32>;
+
+    /// The merged output stream. Returns `Some` once; later calls get `None`.
+    ///
+    /// The stream ends when every process holding the write end (the child and
+    /// any descendants that inherited it) has closed it.
+    fn take_output(&self) -> Option<OutputReader>;
+
+    /// Sends `signal` to the child's whole process group.
+    ///
+    /// It may be called after [`ExecChild::wait`] resolved: it then reaches
+    /// whatever is left of the group, and fails if nothing is.
+    fn signal(&self, signal: Signal) -> Result<(), SignalError>;
+
+    /// Waits until the child itself (not its descendants) exits.
+    ///
+    /// Resolves once; a second call returns [`WaitError::AlreadyWaited`].
+    /// Dropping the future before it resolves is allowed and loses nothing.
+    async fn wait(&self) -> Result<ChildExit, WaitError>;
+}
+
+/// Describes an I/O error the way Go does: the lower-case OS message without
+/// the `(os error N)` suffix, e.g. `no such file or directory`.
+pub fn describe_io_error(error: &io::Error) -> String {
+    let text = error.to_string();
+    let text = match text.rfind(" (os error ") {
+        Some(cut) if error.raw_os_error().is_some() => &text[..cut],
+        _ => &text[..],
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_are_described_like_go() {
+        let error = io::Error::from_raw_os_error(2);
+        assert_eq!(describe_io_error(&error), "no such file or directory");
+        let custom = io::Error::other("Custom thing");
+        assert_eq!(describe_io_error(&custom), "custom thing");
+    }
+
+    #[test]
+    fn spawn_errors_read_like_go() {
+        let missing = SpawnError::ProgramNotFound {
+            program: "sh".into(),
+        };
+        assert_eq!(
+            missing.to_string(),
+            "exec: \"sh\": executable file not found in $PATH"
+        );
+        let workdir = SpawnError::Workdir {
+            path: "/nope".into(),
+            source: io::Error::from_raw_os_error(2),
+        };
+        assert_eq!(
+            workdir.to_string(),
+            "chdir /nope: no such file or directory"
+        );
+    }
+}

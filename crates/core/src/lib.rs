@@ -1,0 +1,36 @@
+//! `agentproc-core`: the vocabulary of agentproc.
+//!
+//! This crate owns the process [`Manager`](manager::Manager) (start, get, list,
+//! signal, wait, close), the sans-IO [`HeadTailBuffer`](buffer::HeadTailBuffer)
+//! that bounds each process's output, and the two seams everything else plugs
+//! into: [`Execer`](exec::Execer) (how processes are spawned) and
+//! [`Clock`](clock::Clock) (what time it is, and sleeping).
+//!
+//! What it deliberately does not do:
+//! - spawn or signal OS processes itself (that is `agentproc-exec-local` and
+//!   `agentproc-exec-sandbox`, behind [`Execer`](exec::Execer));
+//! - know about HTTP or JSON (that is `agentproc-api-http`; nothing here is
+//!   `Serialize`);
+//! - read configuration, environment variables or CLI flags (that is the
+//!   `agentproc` binary, which passes plain values in);
+//! - read the real clock directly: all time comes from the injected
+//!   [`Clock`](clock::Clock).
+//!
+//! With the `test-support` feature it also exports [`testing`]: a
+//! [`ManualClock`](testing::ManualClock), a scripted
+//! [`FakeExecer`](testing::FakeExecer), and mockall mocks of the traits.
+
+pub mod buffer;
+pub mod clock;
+pub mod exec;
+pub mod manager;
+pub mod process;
+
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
+
+pub use buffer::{HeadTailBuffer, Truncation};
+pub use clock::{Clock, SystemClock};
+pub use exec::{ExecChild, ExecSpec, Execer, ExitStatus, Signal};
+pub use manager::{Manager, ManagerConfig};
+pub use process::{ChatContext, OutputSnapshot, ProcessId, ProcessInfo, StartRequest};

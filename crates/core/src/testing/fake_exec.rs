@@ -1,0 +1,310 @@
+//! `FakeExecer`: a scripted executor whose children the test drives by hand.
+
+use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+use async_trait::async_trait;
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::sync::watch;
+
+use crate::exec::{
+    ChildExit, ExecChild, ExecSpec, Execer, ExitStatus, OutputReader, Signal, SignalError,
+    SpawnError, WaitError,
+};
+
+/// What a fake child does when it receives a signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignalBehavior {
+    /// Any signal ends it (and closes its output), as for `sleep`.
+    #[default]
+    ExitOnAny,
+    /// Only `SIGKILL` ends it, as for a program that traps `SIGTERM`.
+    ExitOnKillOnly,
+    /// Signals are recorded and nothing else happens.
+    Ignore,
+}
+
+/// An executor that spawns nothing. Each spawn creates a [`FakeProcess`] the
+/// test can inspect (what was asked for) and drive (write output, exit).
+#[derive(Debug, Clone, Default)]
+pub struct FakeExecer {
+    shared: Arc<ExecerShared>,
+}
+
+#[derive(Debug, Default)]
+struct ExecerShared {
+    state: Mutex<ExecerState>,
+    spawned: watch::Sender<usize>,
+}
+
+#[derive(Debug, Default)]
+struct ExecerState {
+    failures: VecDeque<SpawnError>,
+    children: Vec<FakeProcess>,
+    claimed: usize,
+    behavior: SignalBehavior,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl FakeExecer {
+    /// Makes the next spawn fail with `error` (failures queue up in order).
+    pub fn fail_next_spawn(&self, error: SpawnError) {
+        lock(&self.shared.state).failures.push_back(error);
+    }
+
+    /// How children spawned from now on react to signals.
+    pub fn set_signal_behavior(&self, behavior: SignalBehavior) {
+        lock(&self.shared.state).behavior = behavior;
+    }
+
+    /// Waits for the next spawn not yet returned by this method, in spawn
+    /// order.
+    pub async fn next_spawn(&self) -> FakeProcess {
+        let index = {
+            let mut state = lock(&self.shared.state);
+            state.claimed += 1;
+            state.claimed - 1
+        };
+        let mut spawned = self.shared.spawned.subscribe();
+        // The sender lives in `self.shared`, which outlives this call.
+        let _ = spawned.wait_for(|count| *count > index).await;
+        lock(&self.shared.state).children[index].clone()
+    }
+
+    /// Every child spawned so far, in order.
+    pub fn spawned(&self) -> Vec<FakeProcess> {
+        lock(&self.shared.state).children.clone()
+    }
+}
+
+impl Execer for FakeExecer {
+    fn spawn(&self, spec: &ExecSpec) -> Result<Box<dyn ExecChild>, SpawnError> {
+        let mut state = lock(&self.shared.state);
+        if let Some(error) = state.failures.pop_front() {
+            return Err(error);
+        }
+        let pid = 10_000 + state.children.len() as u32;
+        let process = FakeProcess {
+            shared: Arc::new(ChildShared {
+                spec: spec.clone(),
+                pid,
+                behavior: state.behavior,
+                state: Mutex::new(ChildState::default()),
+                exit: watch::Sender::new(None),
+            }),
+        };
+        state.children.push(process.clone());
+        self.shared.spawned.send_replace(state.children.len());
+        Ok(Box::new(FakeChild {
+            process,
+            output_taken: Mutex::new(false),
+            waited: Mutex::new(false),
+        }))
+    }
+
+    fn kind(&self) -> &'static str {
+        "fake"
+    }
+}
+
+/// The test's handle on one fake child.
+#[derive(Debug, Clone)]
+pub struct FakeProcess {
+    shared: Arc<ChildShared>,
+}
+
+#[derive(Debug)]
+struct ChildShared {
+    spec: ExecSpec,
+    pid: u32,
+    behavior: SignalBehavior,
+    state: Mutex<ChildState>,
+    exit: watch::Sender<Option<ExitStatus>>,
+}
+
+#[derive(Debug, Default)]
+struct ChildState {
+    output: VecDeque<u8>,
+    output_closed: bool,
+    reader: Option<Waker>,
+    signals: Vec<Signal>,
+}
+
+impl FakeProcess {
+    /// What the manager asked to run.
+    pub fn spec(&self) -> &ExecSpec {
+        &self.shared.spec
+    }
+
+    /// The fake pid.
+    pub fn pid(&self) -> u32 {
+        self.shared.pid
+    }
+
+    /// Makes the child "print" `bytes`.
+    pub fn write(&self, bytes: &[u8]) {
+        let waker = {
+            let mut state = lock(&self.shared.state);
+            state.output.extend(bytes);
+            state.reader.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Closes the output pipe (every holder is gone).
+    pub fn close_output(&self) {
+        let waker = {
+            let mut state = lock(&self.shared.state);
+            state.output_closed = true;
+            state.reader.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Ends the child itself with `status`, leaving the output open (as when
+    /// a background descendant still holds the pipe).
+    pub fn exit_only(&self, status: ExitStatus) {
+        self.shared.exit.send_if_modified(|exit| {
+            if exit.is_none() {
+                *exit = Some(status);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Ends the child with `status` and closes its output, as a process
+    /// without descendants does.
+    pub fn exit(&self, status: ExitStatus) {
+        self.close_output();
+        self.exit_only(status);
+    }
+
+    /// Whether the child has exited.
+    pub fn has_exited(&self) -> bool {
+        self.shared.exit.borrow().is_some()
+    }
+
+    /// Signals received so far, in order.
+    pub fn signals(&self) -> Vec<Signal> {
+        lock(&self.shared.state).signals.clone()
+    }
+}
+
+/// Linux signal numbers, so fake exits look like real ones.
+fn signal_number(signal: Signal) -> i32 {
+    match signal {
+        Signal::Hangup => 1,
+        Signal::Interrupt => 2,
+        Signal::Kill => 9,
+        Signal::Terminate => 15,
+    }
+}
+
+/// The manager's side of a fake child.
+#[derive(Debug)]
+struct FakeChild {
+    process: FakeProcess,
+    output_taken: Mutex<bool>,
+    waited: Mutex<bool>,
+}
+
+#[async_trait]
+impl ExecChild for FakeChild {
+    fn pid(&self) -> Option<u32> {
+        Some(self.process.shared.pid)
+    }
+
+    fn take_output(&self) -> Option<OutputReader> {
+        let mut taken = lock(&self.output_taken);
+        if *taken {
+            return None;
+        }
+        *taken = true;
+        Some(Box::new(FakeOutput {
+            process: self.process.clone(),
+        }))
+    }
+
+    fn signal(&self, signal: Signal) -> Result<(), SignalError> {
+        let shared = &self.process.shared;
+        {
+            let mut state = lock(&shared.state);
+            // Nothing left of the group: like kill(2) on a dead group.
+            if shared.exit.borrow().is_some() && state.output_closed {
+                return Err(io::Error::from_raw_os_error(3).into());
+            }
+            state.signals.push(signal);
+        }
+        let exits = match shared.behavior {
+            SignalBehavior::ExitOnAny => true,
+            SignalBehavior::ExitOnKillOnly => signal == Signal::Kill,
+            SignalBehavior::Ignore => false,
+        };
+        if exits {
+            self.process.exit(ExitStatus::Signaled {
+                signal: signal_number(signal),
+                core_dumped: false,
+            });
+        }
+        Ok(())
+    }
+
+    async fn wait(&self) -> Result<ChildExit, WaitError> {
+        {
+            let mut waited = lock(&self.waited);
+            if *waited {
+                return Err(WaitError::AlreadyWaited);
+            }
+            *waited = true;
+        }
+        let mut exit = self.process.shared.exit.subscribe();
+        let status = match exit.wait_for(Option::is_some).await {
+            Ok(status) => *status,
+            Err(_) => None,
+        };
+        match status {
+            Some(status) => Ok(ChildExit::new(status)),
+            None => Err(WaitError::Os {
+                source: io::Error::other("fake child vanished"),
+            }),
+        }
+    }
+}
+
+/// The read end of a fake child's output pipe.
+struct FakeOutput {
+    process: FakeProcess,
+}
+
+impl AsyncRead for FakeOutput {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let mut state = lock(&self.process.shared.state);
+        if state.output.is_empty() {
+            if state.output_closed {
+                return Poll::Ready(Ok(()));
+            }
+            state.reader = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let n = buf.remaining().min(state.output.len());
+        let bytes: Vec<u8> = state.output.drain(..n).collect();
+        buf.put_slice(&bytes);
+        Poll::Ready(Ok(()))
+    }
+}
