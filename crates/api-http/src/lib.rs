@@ -1,0 +1,93 @@
+//! `agentproc-api-http`: the HTTP face of agentproc.
+//!
+//! [`router`] builds an axum [`Router`] with Coder's process API under
+//! `/api/v0/processes` (`POST /start`, `GET /list`, `GET /{id}/output`,
+//! `POST /{id}/signal`), wire-compatible with Coder's Go client: the same
+//! routes, JSON field names, status codes and message strings, JSON encoded
+//! as Go's `httpapi.Write` does (HTML-escaped, newline-terminated,
+//! `application/json; charset=utf-8`). `docs/API.md` is the reference.
+//!
+//! Handlers are thin: they parse, call the [`Manager`], and convert. Wire
+//! types (DTOs) live only in this crate; the domain types of
+//! `agentproc-core` know nothing of JSON.
+//!
+//! What it deliberately does not do: bind sockets, read configuration, or
+//! choose an executor (that is the `agentproc` binary).
+
+mod chat;
+mod dto;
+mod error;
+mod json;
+mod middleware;
+mod processes;
+pub mod quote;
+
+use std::time::Duration;
+
+use agentproc_core::Manager;
+use axum::Router;
+
+pub use chat::{ANCESTOR_CHAT_IDS_HEADER, CHAT_ID_HEADER};
+
+/// Default for [`ApiConfig::max_wait`]: Coder's `maxWaitDuration`.
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(5 * 60);
+/// Default for [`ApiConfig::list_limit`]: Coder's `maxListProcesses`.
+pub const DEFAULT_LIST_LIMIT: usize = 10;
+/// Default for [`ApiConfig::max_body_bytes`].
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// How the HTTP layer behaves.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// The longest a `?wait=true` request blocks before answering with a
+    /// snapshot.
+    pub max_wait: Duration,
+    /// The most processes `GET /list` returns.
+    pub list_limit: usize,
+    /// Request bodies larger than this are refused with 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            max_wait: DEFAULT_MAX_WAIT,
+            list_limit: DEFAULT_LIST_LIMIT,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    /// The process manager.
+    pub manager: Manager,
+    /// The HTTP layer's settings.
+    pub config: ApiConfig,
+}
+
+impl ApiState {
+    /// State with the default [`ApiConfig`].
+    pub fn new(manager: Manager) -> Self {
+        Self {
+            manager,
+            config: ApiConfig::default(),
+        }
+    }
+}
+
+/// The complete router: the process API, the JSON 404/405 fallbacks, and
+/// the middleware (access log, cross-origin guard, panic guard).
+pub fn router(state: ApiState) -> Router {
+    let max_body_bytes = state.config.max_body_bytes;
+    Router::new()
+        .nest("/api/v0/processes", processes::routes())
+        .fallback(middleware::route_not_found)
+        .method_not_allowed_fallback(middleware::method_not_allowed)
+        .with_state(state)
+        .layer(axum::middleware::from_fn(middleware::refuse_cross_origin))
+        .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn(middleware::access_log))
+        .layer(axum::middleware::from_fn(middleware::catch_panic))
+}

@@ -1,0 +1,107 @@
+//! Cross-cutting request handling: the access log, the cross-origin guard,
+//! the panic guard, and JSON answers for unknown routes and methods.
+
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+use std::task::Poll;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::chat::chat_id;
+use crate::error::ApiError;
+
+/// One log line per request: method, route, status, latency, and the chat
+/// id when the request carries one.
+///
+/// Latency is measured with the real clock on purpose: it describes the
+/// server, not the managed processes, and never feeds back into behaviour.
+pub(crate) async fn access_log(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|matched| matched.as_str().to_owned());
+    let chat = chat_id(request.headers());
+    let response = next.run(request).await;
+    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    tracing::info!(
+        target: "agentproc::access",
+        method = %method,
+        path = %path,
+        route = route.as_deref(),
+        status = response.status().as_u16(),
+        latency_us,
+        chat_id = chat.map(tracing::field::display),
+        "request"
+    );
+    response
+}
+
+/// Refuses requests a browser sends on behalf of another site.
+///
+/// agentproc runs commands; a web page must not be able to make a
+/// developer's browser post to it. Browsers mark such requests with
+/// `Origin` or `Sec-Fetch-Site`; Coder's Go client and curl send neither.
+pub(crate) async fn refuse_cross_origin(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let cross_site = headers
+        .get("sec-fetch-site")
+        .is_some_and(|site| site != "same-origin" && site != "none");
+    if headers.contains_key(header::ORIGIN) || cross_site {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "Cross-origin requests are not allowed.",
+        )
+        .with_detail(
+            "agentproc refuses requests carrying an Origin or a cross-site Sec-Fetch-Site header",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// Turns a panic in a handler into a 500 envelope instead of a dropped
+/// connection. Panics are bugs; this keeps one from looking like a network
+/// failure to the client.
+pub(crate) async fn catch_panic(request: Request, next: Next) -> Response {
+    let mut handler = Box::pin(next.run(request));
+    let outcome = std::future::poll_fn(|cx| {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx))) {
+            Ok(Poll::Ready(response)) => Poll::Ready(Ok(response)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    })
+    .await;
+    match outcome {
+        Ok(response) => response,
+        Err(panic) => {
+            tracing::error!(panic = panic_message(panic.as_ref()), "handler panicked");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.").into_response()
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("<non-string panic>")
+}
+
+/// 404 for paths no route matches.
+pub(crate) async fn route_not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "Route not found.")
+}
+
+/// 405 for a known path with the wrong method.
+pub(crate) async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.")
+}

@@ -1,0 +1,12 @@
+//! Black-box tests of the HTTP API: the cases of Coder's `api_test.go`, and
+//! the wire details (encoding, errors, validation order) a Go client relies
+//! on. Real processes unless a test needs to control time.
+
+mod access_log;
+mod lifecycle;
+mod list;
+mod output;
+mod signal;
+mod start;
+mod support;
+mod wire;

@@ -1,0 +1,171 @@
+//! Test harness: a router over a real or fake executor, called in-process
+//! with `tower::ServiceExt::oneshot` (no socket needed).
+
+use std::sync::Arc;
+
+use agentproc_api_http::{ApiConfig, ApiState, CHAT_ID_HEADER, router};
+use agentproc_core::clock::{Clock, SystemClock};
+use agentproc_core::exec::{Env, Execer};
+use agentproc_core::{Manager, ManagerConfig};
+use agentproc_exec_local::LocalExecer;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+pub(crate) struct Api {
+    pub(crate) router: Router,
+    pub(crate) manager: Manager,
+}
+
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
+    pub(crate) json: Value,
+}
+
+impl Reply {
+    pub(crate) fn message(&self) -> &str {
+        self.json["message"].as_str().unwrap_or_default()
+    }
+}
+
+/// The environment of the test process, so `sh` finds its tools.
+pub(crate) fn host_env() -> Env {
+    std::env::vars_os().collect()
+}
+
+impl Api {
+    /// Real processes, real clock.
+    pub(crate) fn local() -> Self {
+        Self::local_with(ManagerConfig::default())
+    }
+
+    pub(crate) fn local_with(mut config: ManagerConfig) -> Self {
+        if config.base_env.is_empty() {
+            config.base_env = host_env();
+        }
+        Self::build(
+            config,
+            Arc::new(LocalExecer),
+            Arc::new(SystemClock),
+            ApiConfig::default(),
+        )
+    }
+
+    pub(crate) fn build(
+        config: ManagerConfig,
+        execer: Arc<dyn Execer>,
+        clock: Arc<dyn Clock>,
+        api: ApiConfig,
+    ) -> Self {
+        let manager = Manager::new(config, execer, clock);
+        let router = router(ApiState {
+            manager: manager.clone(),
+            config: api,
+        });
+        Self { router, manager }
+    }
+
+    pub(crate) async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let body = String::from_utf8(bytes.to_vec()).expect("utf-8 body");
+        let json = serde_json::from_str(&body).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            json,
+        }
+    }
+
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&str>,
+        chat: Option<Uuid>,
+    ) -> Reply {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(chat) = chat {
+            request = request.header(CHAT_ID_HEADER, chat.to_string());
+        }
+        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_owned()));
+        self.send(request.body(body).expect("request")).await
+    }
+
+    pub(crate) async fn get(&self, path: &str, chat: Option<Uuid>) -> Reply {
+        self.call(Method::GET, path, None, chat).await
+    }
+
+    pub(crate) async fn post(&self, path: &str, body: &str, chat: Option<Uuid>) -> Reply {
+        self.call(Method::POST, path, Some(body), chat).await
+    }
+
+    /// Starts `body` (a JSON start request) and returns the process id.
+    pub(crate) async fn start(&self, body: Value, chat: Option<Uuid>) -> String {
+        let reply = self
+            .post("/api/v0/processes/start", &body.to_string(), chat)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(reply.json["started"], true);
+        reply.json["id"].as_str().expect("id").to_owned()
+    }
+
+    pub(crate) async fn start_cmd(&self, command: &str) -> String {
+        self.start(serde_json::json!({ "command": command }), None)
+            .await
+    }
+
+    /// Blocks until the process exits (the server caps a wait at five
+    /// minutes; these processes end long before).
+    pub(crate) async fn wait(&self, id: &str, chat: Option<Uuid>) -> Reply {
+        let reply = self
+            .get(&format!("/api/v0/processes/{id}/output?wait=true"), chat)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply
+    }
+
+    pub(crate) async fn output(&self, id: &str, chat: Option<Uuid>) -> Reply {
+        self.get(&format!("/api/v0/processes/{id}/output"), chat)
+            .await
+    }
+
+    pub(crate) async fn signal(&self, id: &str, signal: &str, chat: Option<Uuid>) -> Reply {
+        self.post(
+            &format!("/api/v0/processes/{id}/signal"),
+            &serde_json::json!({ "signal": signal }).to_string(),
+            chat,
+        )
+        .await
+    }
+
+    pub(crate) async fn list(&self, chat: Option<Uuid>) -> Vec<Value> {
+        let reply = self.get("/api/v0/processes/list", chat).await;
+        assert_eq!(reply.status, StatusCode::OK);
+        reply.json["processes"].as_array().expect("array").clone()
+    }
+
+    /// Stops everything the test started.
+    pub(crate) async fn close(self) {
+        self.manager.close().await;
+    }
+}

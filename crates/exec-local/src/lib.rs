@@ -1,0 +1,248 @@
+//! `agentproc-exec-local`: the plain [`Execer`]. It runs each spec as a new
+//! process group leader, with standard input from `/dev/null` and standard
+//! output and standard error sharing **one pipe**, so the interleaving of the
+//! two streams is exactly the order the kernel saw the writes in.
+//!
+//! Waiting uses a pidfd (Linux 5.3+) registered with Tokio, and reaps with
+//! `wait4` so the exit carries the child's resource usage. Signals go to the
+//! whole process group with `killpg`.
+//!
+//! What it deliberately does not do:
+//! - limits, niceness or containment beyond the process group (that is
+//!   `agentproc-exec-sandbox`, which wraps this executor);
+//! - wait for descendants that keep the output pipe open after the child
+//!   exits: [`ExecChild::wait`] resolves when the child itself exits, and the
+//!   manager decides how long to keep reading (Go's `WaitDelay`).
+
+mod sys;
+
+use std::fmt;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use agentproc_core::exec::{
+    ChildExit, ExecChild, ExecSpec, Execer, OutputReader, Signal, SignalError, SpawnError,
+    WaitError,
+};
+use async_trait::async_trait;
+use nix::sys::signal::{Signal as NixSignal, killpg};
+use nix::unistd::Pid;
+use tokio::io::unix::AsyncFd;
+use tokio::net::unix::pipe;
+
+/// Spawns processes directly on this host. See the crate documentation.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LocalExecer;
+
+impl Execer for LocalExecer {
+    fn spawn(&self, spec: &ExecSpec) -> Result<Box<dyn ExecChild>, SpawnError> {
+        spawn(spec).map(|child| Box::new(child) as Box<dyn ExecChild>)
+    }
+
+    fn kind(&self) -> &'static str {
+        "local"
+    }
+}
+
+/// Spawns `spec` and returns the concrete child (the sandbox executor uses
+/// this to reach the pid before boxing).
+///
+/// # Errors
+/// When nothing could be started; see [`SpawnError`].
+///
+/// # Panics
+/// Outside a Tokio runtime with I/O enabled.
+pub fn spawn(spec: &ExecSpec) -> Result<LocalChild, SpawnError> {
+    spawn_with(spec, |_| {})
+}
+
+/// Like [`spawn`], letting `customize` adjust the [`Command`] first (the
+/// sandbox executor adds its `pre_exec` steps this way).
+///
+/// # Errors
+/// When nothing could be started; see [`SpawnError`].
+pub fn spawn_with(
+    spec: &ExecSpec,
+    customize: impl FnOnce(&mut Command),
+) -> Result<LocalChild, SpawnError> {
+    let program = spec.program.to_string_lossy().into_owned();
+    let os_error = |source: io::Error| SpawnError::Os {
+        program: program.clone(),
+        source,
+    };
+    if let Some(dir) = &spec.cwd {
+        check_workdir(dir)?;
+    }
+
+    // One pipe for both streams. std creates it close-on-exec, so children
+    // spawned concurrently by other threads do not inherit it.
+    let (reader, writer) = io::pipe().map_err(os_error)?;
+    let stderr = writer.try_clone().map_err(os_error)?;
+    let output = pipe::Receiver::from_owned_fd(OwnedFd::from(reader)).map_err(os_error)?;
+
+    let mut command = Command::new(&spec.program);
+    command
+        .args(&spec.args)
+        .env_clear()
+        .envs(&spec.env)
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(stderr)
+        .process_group(0);
+    if let Some(dir) = &spec.cwd {
+        command.current_dir(dir);
+    }
+    customize(&mut command);
+    let child = command
+        .spawn()
+        .map_err(|error| spawn_error(spec, &program, error))?;
+    // Dropping the command closes our copies of the pipe's write end, so the
+    // reader sees end-of-file once the child and its descendants close
+    // theirs. Dropping a std `Child` neither kills nor waits.
+    drop(command);
+    let pid = child.id();
+    drop(child);
+
+    let exit_fd = match sys::pidfd_open(pid).and_then(sys::register_readable) {
+        Ok(fd) => Some(fd),
+        Err(error) => {
+            tracing::debug!(pid, %error, "no pidfd; waiting on a blocking thread");
+            None
+        }
+    };
+    Ok(LocalChild {
+        pid,
+        exit_fd,
+        output: Mutex::new(Some(Box::new(output))),
+        reaped: AtomicBool::new(false),
+    })
+}
+
+fn check_workdir(dir: &std::path::Path) -> Result<(), SpawnError> {
+    let workdir_error = |source| SpawnError::Workdir {
+        path: dir.to_path_buf(),
+        source,
+    };
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(workdir_error(io::Error::from_raw_os_error(libc::ENOTDIR))),
+        Err(error) => Err(workdir_error(error)),
+    }
+}
+
+fn spawn_error(spec: &ExecSpec, program: &str, error: io::Error) -> SpawnError {
+    if error.kind() == io::ErrorKind::NotFound {
+        // The directory may have vanished since it was checked.
+        if let Some(dir) = &spec.cwd
+            && let Err(workdir) = check_workdir(dir)
+        {
+            return workdir;
+        }
+        if !program.contains('/') {
+            return SpawnError::ProgramNotFound {
+                program: program.to_owned(),
+            };
+        }
+    }
+    SpawnError::Os {
+        program: program.to_owned(),
+        source: error,
+    }
+}
+
+/// A child started by [`LocalExecer`].
+pub struct LocalChild {
+    pid: u32,
+    /// Readable once the child has exited; `None` on kernels without pidfd.
+    exit_fd: Option<AsyncFd<OwnedFd>>,
+    output: Mutex<Option<OutputReader>>,
+    reaped: AtomicBool,
+}
+
+impl fmt::Debug for LocalChild {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalChild")
+            .field("pid", &self.pid)
+            .field("pidfd", &self.exit_fd.is_some())
+            .field("reaped", &self.reaped.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl LocalChild {
+    /// The process id, which is also its process group id.
+    pub fn id(&self) -> u32 {
+        self.pid
+    }
+}
+
+#[async_trait]
+impl ExecChild for LocalChild {
+    fn pid(&self) -> Option<u32> {
+        Some(self.pid)
+    }
+
+    fn take_output(&self) -> Option<OutputReader> {
+        self.output
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    fn signal(&self, signal: Signal) -> Result<(), SignalError> {
+        // The group id is the leader's pid. While any member is alive the
+        // kernel keeps that number reserved, so this reaches our group or
+        // fails with ESRCH.
+        let pgid = Pid::from_raw(i32::try_from(self.pid).map_err(io::Error::other)?);
+        killpg(pgid, to_nix(signal)).map_err(|errno| io::Error::from_raw_os_error(errno as i32))?;
+        Ok(())
+    }
+
+    async fn wait(&self) -> Result<ChildExit, WaitError> {
+        if self.reaped.load(Ordering::Acquire) {
+            return Err(WaitError::AlreadyWaited);
+        }
+        let exit = match &self.exit_fd {
+            Some(exit_fd) => loop {
+                let mut ready = exit_fd.readable().await.map_err(os_wait_error)?;
+                match sys::wait4(self.pid, true).map_err(os_wait_error)? {
+                    Some(exit) => break exit,
+                    None => ready.clear_ready(),
+                }
+            },
+            None => {
+                let pid = self.pid;
+                tokio::task::spawn_blocking(move || sys::wait4(pid, false))
+                    .await
+                    .map_err(|join| os_wait_error(io::Error::other(join)))?
+                    .map_err(os_wait_error)?
+                    .ok_or_else(|| os_wait_error(io::Error::other("wait4 returned no child")))?
+            }
+        };
+        self.reaped.store(true, Ordering::Release);
+        Ok(exit)
+    }
+}
+
+fn os_wait_error(source: io::Error) -> WaitError {
+    WaitError::Os { source }
+}
+
+fn to_nix(signal: Signal) -> NixSignal {
+    match signal {
+        Signal::Kill => NixSignal::SIGKILL,
+        Signal::Terminate => NixSignal::SIGTERM,
+        Signal::Interrupt => NixSignal::SIGINT,
+        Signal::Hangup => NixSignal::SIGHUP,
+    }
+}
+
+/// The conventional name of a signal number on this platform, e.g.
+/// `SIGKILL` for 9.
+pub fn signal_name(number: i32) -> Option<&'static str> {
+    NixSignal::try_from(number).ok().map(NixSignal::as_str)
+}

@@ -1,0 +1,90 @@
+//! The two system calls std and nix do not wrap for us: `pidfd_open` and
+//! `wait4` with resource usage. All of this crate's `unsafe` lives here.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus as StdExitStatus;
+use std::time::Duration;
+
+use agentproc_core::exec::{ChildExit, ExitStatus, ResourceUsage};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+
+/// Opens a pidfd for `pid`: a descriptor that becomes readable when the
+/// process exits, and that keeps referring to this process even after its
+/// pid is reused.
+pub(crate) fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
+    let pid = libc::pid_t::try_from(pid).map_err(io::Error::other)?;
+    // SAFETY: pidfd_open(2) takes a pid and a flags word and returns a new
+    // file descriptor or -1; it touches no memory of ours.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0 as libc::c_uint) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let fd = RawFd::try_from(fd).map_err(io::Error::other)?;
+    // SAFETY: the kernel just returned this descriptor to us; nothing else
+    // owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Registers `fd` with Tokio's reactor for readability.
+pub(crate) fn register_readable(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
+    // SAFETY: the descriptor is owned by the returned `AsyncFd`, so it stays
+    // open for exactly as long as the registration exists.
+    unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }.map_err(Into::into)
+}
+
+/// Reaps `pid` with `wait4`, returning its exit and resource usage, or
+/// `None` when `nohang` is set and it is still running.
+pub(crate) fn wait4(pid: u32, nohang: bool) -> io::Result<Option<ChildExit>> {
+    let pid = libc::pid_t::try_from(pid).map_err(io::Error::other)?;
+    let flags = if nohang { libc::WNOHANG } else { 0 };
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain old data; all-zero is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: both pointers refer to live, writable locals of the right
+        // types for the duration of the call.
+        let reaped = unsafe { libc::wait4(pid, &mut status, flags, &mut usage) };
+        if reaped == 0 {
+            return Ok(None);
+        }
+        if reaped > 0 {
+            return Ok(Some(decode(status, &usage)));
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+}
+
+fn decode(raw: libc::c_int, usage: &libc::rusage) -> ChildExit {
+    let status = StdExitStatus::from_raw(raw);
+    let status = match (status.code(), status.signal()) {
+        (Some(code), _) => ExitStatus::Exited(code),
+        (None, Some(signal)) => ExitStatus::Signaled {
+            signal,
+            core_dumped: status.core_dumped(),
+        },
+        // Stopped or continued: wait4 without WUNTRACED never reports these.
+        (None, None) => ExitStatus::Exited(-1),
+    };
+    ChildExit {
+        status,
+        usage: Some(ResourceUsage {
+            user_cpu: timeval(usage.ru_utime),
+            system_cpu: timeval(usage.ru_stime),
+            // Linux reports kibibytes.
+            max_rss_bytes: u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024,
+        }),
+    }
+}
+
+fn timeval(tv: libc::timeval) -> Duration {
+    let secs = u64::try_from(tv.tv_sec).unwrap_or(0);
+    let micros = u32::try_from(tv.tv_usec).unwrap_or(0);
+    Duration::from_secs(secs) + Duration::from_micros(u64::from(micros))
+}
