@@ -1,1 +1,64 @@
-fn main() {}
+//! `cargo xtask`: command-line entry point of the workspace's own automation,
+//! plus the helpers every command shares (workspace root, which `cargo`).
+//!
+//! Commands:
+//! - `cargo xtask ci`: the full local gate (fmt, clippy, test, doc, tidy), see [`ci`];
+//! - `cargo xtask tidy`: only the repository invariants, see [`tidy`].
+
+mod ci;
+mod tidy;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// What `cargo xtask help` prints.
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  ci      run the full local CI gate, stopping at the first failure:
+          fmt, clippy, test, doc (all with --workspace), then tidy
+  tidy    run only the repository invariant checks (crate graph, no
+          processes/env/clock outside their owners, doc headers,
+          no ignored or should-panic tests, no sleeping tests)
+  help    print this message
+
+(a `bench` command is planned but not implemented yet)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        None | Some("help" | "-h" | "--help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some("ci") if args.len() == 1 => ci::run(&workspace_root()),
+        Some("tidy") if args.len() == 1 => tidy::run(&workspace_root()),
+        Some(_) => {
+            eprintln!("xtask: unknown command or arguments: {}\n", args.join(" "));
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root: the parent of this crate's folder (`xtask/`).
+pub(crate) fn workspace_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map_or_else(|| manifest_dir.to_path_buf(), Path::to_path_buf)
+}
+
+/// The `cargo` to run: `$CARGO` (set by cargo for `cargo run` and `cargo test`) or `cargo` from `PATH`.
+pub(crate) fn cargo() -> OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"))
+}

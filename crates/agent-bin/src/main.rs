@@ -1,1 +1,55 @@
-fn main() {}
+//! `agentproc`: parse the command line, load the configuration, start
+//! logging, run the command, and turn the outcome into an exit code.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use agentproc::cli::{Cli, Command};
+use agentproc::config::{self, SYSTEM_CONFIG};
+use agentproc::serve::{HostEnv, serve, shutdown_signal};
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let settings = match config::load(&args, Path::new(SYSTEM_CONFIG)) {
+                Ok(settings) => settings,
+                Err(error) => {
+                    eprintln!("agentproc: {error:#}");
+                    return ExitCode::from(2);
+                }
+            };
+            if let Err(error) = agentproc::logging::init(&settings.log) {
+                eprintln!("agentproc: {error:#}");
+                return ExitCode::FAILURE;
+            }
+            for name in config::unknown_env_vars(
+                std::env::vars_os().map(|(k, _)| k.to_string_lossy().into_owned()),
+            ) {
+                tracing::warn!(variable = %name, "ignoring an AGENTPROC_ variable that configures nothing");
+            }
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    eprintln!("agentproc: cannot start the async runtime: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let outcome = runtime.block_on(async {
+                let shutdown = shutdown_signal()?;
+                serve(settings, HostEnv::from_process(), shutdown).await
+            });
+            match outcome {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("agentproc: {error:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,20 +1,20 @@
 //! `agentproc-core`: the vocabulary of agentproc.
 //!
-//! This crate owns the process [`Manager`](manager::Manager) (start, get, list,
-//! signal, wait, close), the sans-IO [`HeadTailBuffer`](buffer::HeadTailBuffer)
+//! This crate owns the process [`Manager`] (start, get, list,
+//! signal, wait, close), the sans-IO [`HeadTailBuffer`]
 //! that bounds each process's output, and the two seams everything else plugs
-//! into: [`Execer`](exec::Execer) (how processes are spawned) and
-//! [`Clock`](clock::Clock) (what time it is, and sleeping).
+//! into: [`Execer`] (how processes are spawned) and
+//! [`Clock`] (what time it is, and sleeping).
 //!
 //! What it deliberately does not do:
 //! - spawn or signal OS processes itself (that is `agentproc-exec-local` and
-//!   `agentproc-exec-sandbox`, behind [`Execer`](exec::Execer));
+//!   `agentproc-exec-sandbox`, behind [`Execer`]);
 //! - know about HTTP or JSON (that is `agentproc-api-http`; nothing here is
 //!   `Serialize`);
 //! - read configuration, environment variables or CLI flags (that is the
 //!   `agentproc` binary, which passes plain values in);
 //! - read the real clock directly: all time comes from the injected
-//!   [`Clock`](clock::Clock).
+//!   [`Clock`].
 //!
 //! With the `test-support` feature it also exports [`testing`]: a
 //! [`ManualClock`](testing::ManualClock), a scripted

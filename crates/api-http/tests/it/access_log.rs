@@ -9,9 +9,12 @@ use uuid::Uuid;
 
 use crate::support::Api;
 
+/// The fields of one event, in order.
+type EventFields = Vec<(String, String)>;
+
 /// Collects the fields of every access-log event.
 #[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<Vec<(String, String)>>>>);
+struct Capture(Arc<Mutex<Vec<EventFields>>>);
 
 struct Fields(Vec<(String, String)>);
 
@@ -45,7 +48,7 @@ async fn access_log_includes_the_chat_id() {
     api.get("/api/v0/processes/list", None).await;
     let events = capture.0.lock().expect("lock").clone();
     assert_eq!(events.len(), 2);
-    let field = |event: &Vec<(String, String)>, name: &str| {
+    let field = |event: &EventFields, name: &str| {
         event
             .iter()
             .find(|(k, _)| k == name)

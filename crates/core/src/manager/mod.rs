@@ -7,7 +7,7 @@
 //!   to processes; each process has its own state lock. Lock order is always
 //!   registry, then process.
 //! - every process has one supervisor task that pumps its output into its
-//!   [`HeadTailBuffer`](crate::buffer::HeadTailBuffer), waits for it, and
+//!   [`HeadTailBuffer`], waits for it, and
 //!   publishes its exit. A background reaper forgets exited processes after
 //!   [`ManagerConfig::reap_after`]. Both kinds of task are tracked and awaited
 //!   by `close`.

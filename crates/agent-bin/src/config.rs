@@ -1,0 +1,250 @@
+//! Layered configuration: figment merges the layers into a [`RawConfig`],
+//! then [`RawConfig::validate`] turns it into typed [`Settings`] for each
+//! crate. Library crates never see figment.
+//!
+//! Layers, lowest first: the embedded `default.toml` < the system file <
+//! `--config FILE` < `AGENTPROC_*` environment variables < CLI flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use agentproc_api_http::ApiConfig;
+use anyhow::{Context as _, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Deserializer};
+use tracing_subscriber::filter::Targets;
+
+use crate::cli::{LogFormat, ServeArgs};
+
+/// The built-in defaults, which also document every key.
+pub const DEFAULT_TOML: &str = include_str!("../default.toml");
+
+/// Where the system-wide configuration file lives.
+pub const SYSTEM_CONFIG: &str = "/etc/agentproc/config.toml";
+
+/// Prefix of the environment variables that configure agentproc.
+pub const ENV_PREFIX: &str = "AGENTPROC_";
+
+/// The configuration keys, as they appear in files (and, upper-cased after
+/// [`ENV_PREFIX`], in the environment).
+pub const KEYS: &[&str] = &[
+    "listen",
+    "workdir",
+    "shell",
+    "log_format",
+    "log_level",
+    "reap_after",
+    "pipe_drain_grace",
+    "shutdown_grace",
+    "max_wait",
+    "list_limit",
+    "max_body_bytes",
+];
+
+/// Every key, as merged from the layers, before validation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    listen: String,
+    workdir: PathBuf,
+    shell: String,
+    log_format: LogFormat,
+    log_level: String,
+    #[serde(deserialize_with = "duration")]
+    reap_after: Duration,
+    #[serde(deserialize_with = "duration")]
+    pipe_drain_grace: Duration,
+    #[serde(deserialize_with = "duration")]
+    shutdown_grace: Duration,
+    #[serde(deserialize_with = "duration")]
+    max_wait: Duration,
+    list_limit: usize,
+    max_body_bytes: usize,
+}
+
+/// Validated settings, one part per consumer.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Default working directory for processes, if configured.
+    pub workdir: Option<PathBuf>,
+    /// The shell commands run in.
+    pub shell: String,
+    /// Logging.
+    pub log: LogSettings,
+    /// Manager timings.
+    pub reap_after: Duration,
+    /// See `default.toml`.
+    pub pipe_drain_grace: Duration,
+    /// See `default.toml`.
+    pub shutdown_grace: Duration,
+    /// The HTTP layer.
+    pub api: ApiConfig,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// Text or JSON.
+    pub format: LogFormat,
+    /// The parsed filter.
+    pub filter: Targets,
+}
+
+/// Merges every layer. `system_file` is normally [`SYSTEM_CONFIG`]; it is
+/// skipped when it does not exist, while a `--config` file must exist.
+///
+/// # Errors
+/// When the `--config` file is missing.
+pub fn figment(args: &ServeArgs, system_file: &Path) -> anyhow::Result<Figment> {
+    let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+    if system_file.exists() {
+        figment = figment.merge(Toml::file_exact(system_file));
+    }
+    if let Some(file) = &args.config {
+        if !file.is_file() {
+            bail!("configuration file {} does not exist", file.display());
+        }
+        figment = figment.merge(Toml::file_exact(file));
+    }
+    Ok(figment
+        .merge(Env::prefixed(ENV_PREFIX).only(KEYS))
+        .merge(Serialized::defaults(args)))
+}
+
+/// `AGENTPROC_*` variables in `vars` that configure nothing (likely typos).
+pub fn unknown_env_vars(vars: impl IntoIterator<Item = String>) -> Vec<String> {
+    vars.into_iter()
+        .filter(|name| {
+            name.strip_prefix(ENV_PREFIX)
+                .is_some_and(|key| !KEYS.contains(&key.to_ascii_lowercase().as_str()))
+        })
+        .collect()
+}
+
+/// Loads and validates the configuration.
+///
+/// # Errors
+/// A message naming the offending key and where its value came from.
+pub fn load(args: &ServeArgs, system_file: &Path) -> anyhow::Result<Settings> {
+    let figment = figment(args, system_file)?;
+    let raw: RawConfig = figment.extract().map_err(describe)?;
+    raw.validate()
+}
+
+/// All of figment's errors, each naming its key and where the value came
+/// from (a file, or an environment variable).
+fn describe(error: figment::Error) -> anyhow::Error {
+    let lines: Vec<String> = error
+        .into_iter()
+        .map(|error| {
+            let key = error.path.join(".").to_ascii_lowercase();
+            let origin = match &error.metadata {
+                Some(meta) if meta.name.contains("environment") => {
+                    format!(
+                        " (from environment variable {ENV_PREFIX}{})",
+                        key.to_ascii_uppercase()
+                    )
+                }
+                Some(meta) => match &meta.source {
+                    Some(figment::Source::File(path)) => format!(" (in {})", path.display()),
+                    _ => format!(" (from {})", meta.name),
+                },
+                None => String::new(),
+            };
+            if key.is_empty() {
+                format!("{}{origin}", error.kind)
+            } else {
+                format!("key \"{key}\"{origin}: {}", error.kind)
+            }
+        })
+        .collect();
+    anyhow::anyhow!("invalid configuration: {}", lines.join("; "))
+}
+
+impl RawConfig {
+    /// Checks values that the types alone do not.
+    ///
+    /// # Errors
+    /// A message naming the key.
+    pub fn validate(self) -> anyhow::Result<Settings> {
+        let listen: SocketAddr = self.listen.parse().with_context(|| {
+            format!(
+                "invalid configuration: key \"listen\": {:?} is not an address like 127.0.0.1:4242",
+                self.listen
+            )
+        })?;
+        let filter: Targets = parse_log_filter(&self.log_level).with_context(|| {
+            format!(
+                "invalid configuration: key \"log_level\": {:?} is not a level (error, warn, info, debug, trace) or filter",
+                self.log_level
+            )
+        })?;
+        if self.shell.is_empty() {
+            bail!("invalid configuration: key \"shell\" must not be empty");
+        }
+        if self.list_limit == 0 {
+            bail!("invalid configuration: key \"list_limit\" must be at least 1");
+        }
+        Ok(Settings {
+            listen,
+            workdir: Some(self.workdir).filter(|dir| !dir.as_os_str().is_empty()),
+            shell: self.shell,
+            log: LogSettings {
+                format: self.log_format,
+                filter,
+            },
+            reap_after: self.reap_after,
+            pipe_drain_grace: self.pipe_drain_grace,
+            shutdown_grace: self.shutdown_grace,
+            api: ApiConfig {
+                max_wait: self.max_wait,
+                list_limit: self.list_limit,
+                max_body_bytes: self.max_body_bytes,
+            },
+        })
+    }
+}
+
+/// A log filter: comma-separated `level` or `target=level` directives.
+/// (A bare word that is not a level is refused rather than read as a target
+/// name, which would silently log everything for that target only.)
+fn parse_log_filter(text: &str) -> anyhow::Result<Targets> {
+    const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
+    for directive in text.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let level = directive
+            .rsplit_once('=')
+            .map_or(directive, |(_, level)| level);
+        if !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+            bail!("{level:?} is not a level");
+        }
+    }
+    Ok(text.parse()?)
+}
+
+/// A duration: a humantime string ("5s", "1h 30m") or a number of seconds.
+fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        Seconds(u64),
+        Human(String),
+    }
+    match Text::deserialize(deserializer) {
+        Ok(Text::Seconds(secs)) => Ok(Duration::from_secs(secs)),
+        Ok(Text::Human(text)) => humantime::parse_duration(&text).map_err(|error| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not a duration like \"5s\" or \"5m\" ({error})"
+            ))
+        }),
+        Err(_) => Err(serde::de::Error::custom(
+            "expected a duration like \"5s\" or \"5m\", or a number of seconds",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,214 @@
+//! Configuration tests: defaults, every layer's precedence, and errors that
+//! name the key. `figment::Jail` isolates environment variables and files.
+
+// figment's `Jail` closures return its (large) error type; that is its API.
+#![allow(clippy::result_large_err)]
+
+use std::path::Path;
+
+use figment::Jail;
+
+use super::*;
+
+fn args() -> ServeArgs {
+    ServeArgs::default()
+}
+
+const NO_SYSTEM_FILE: &str = "/agentproc/test/no-system-config.toml";
+
+#[test]
+fn zero_configuration_gives_the_documented_defaults() {
+    Jail::expect_with(|_jail| {
+        let settings = load(&args(), Path::new(NO_SYSTEM_FILE)).expect("defaults load");
+        assert_eq!(settings.listen, "127.0.0.1:4242".parse().expect("addr"));
+        assert_eq!(settings.workdir, None);
+        assert_eq!(settings.shell, "sh");
+        assert_eq!(settings.log.format, LogFormat::Text);
+        assert_eq!(settings.reap_after, Duration::from_secs(300));
+        assert_eq!(settings.pipe_drain_grace, Duration::from_secs(5));
+        assert_eq!(settings.shutdown_grace, Duration::from_secs(5));
+        assert_eq!(settings.api.max_wait, Duration::from_secs(300));
+        assert_eq!(settings.api.list_limit, 10);
+        assert_eq!(settings.api.max_body_bytes, 1024 * 1024);
+        Ok(())
+    });
+}
+
+#[test]
+fn default_toml_documents_exactly_the_known_keys() {
+    let table: toml_keys::Table = DEFAULT_TOML.parse().expect("default.toml parses");
+    let mut documented: Vec<&str> = table.keys().map(String::as_str).collect();
+    documented.sort_unstable();
+    let mut known = KEYS.to_vec();
+    known.sort_unstable();
+    assert_eq!(documented, known);
+}
+
+/// Parsing the defaults with figment's own TOML support.
+mod toml_keys {
+    use std::collections::BTreeMap;
+    use std::str::FromStr;
+
+    pub(super) struct Table(BTreeMap<String, figment::value::Value>);
+
+    impl Table {
+        pub(super) fn keys(&self) -> impl Iterator<Item = &String> {
+            self.0.keys()
+        }
+    }
+
+    impl FromStr for Table {
+        type Err = figment::Error;
+
+        fn from_str(text: &str) -> Result<Self, Self::Err> {
+            use figment::providers::{Format, Toml};
+            let figment = figment::Figment::from(Toml::string(text));
+            Ok(Self(figment.extract()?))
+        }
+    }
+}
+
+#[test]
+fn each_layer_overrides_the_one_below() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "system.toml",
+            "listen = \"127.0.0.1:1001\"\nlist_limit = 11\nshell = \"bash\"\nreap_after = \"1m\"",
+        )?;
+        jail.create_file(
+            "user.toml",
+            "listen = \"127.0.0.1:1002\"\nlist_limit = 12\nshell = \"zsh\"",
+        )?;
+        jail.set_env("AGENTPROC_LISTEN", "127.0.0.1:1003");
+        jail.set_env("AGENTPROC_LIST_LIMIT", "13");
+        let mut args = args();
+        args.config = Some("user.toml".into());
+        args.listen = Some("127.0.0.1:1004".into());
+        let settings = load(&args, Path::new("system.toml")).expect("loads");
+        assert_eq!(settings.listen.port(), 1004, "flag beats env");
+        assert_eq!(settings.api.list_limit, 13, "env beats --config");
+        assert_eq!(settings.shell, "zsh", "--config beats the system file");
+        assert_eq!(
+            settings.reap_after,
+            Duration::from_secs(60),
+            "system file beats defaults"
+        );
+        assert_eq!(
+            settings.pipe_drain_grace,
+            Duration::from_secs(5),
+            "defaults remain"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn durations_accept_text_and_seconds() {
+    Jail::expect_with(|jail| {
+        jail.set_env("AGENTPROC_SHUTDOWN_GRACE", "250ms");
+        jail.set_env("AGENTPROC_MAX_WAIT", "90");
+        let settings = load(&args(), Path::new(NO_SYSTEM_FILE)).expect("loads");
+        assert_eq!(settings.shutdown_grace, Duration::from_millis(250));
+        assert_eq!(settings.api.max_wait, Duration::from_secs(90));
+        Ok(())
+    });
+}
+
+fn error_for(setup: impl FnOnce(&mut Jail) -> figment::error::Result<ServeArgs>) -> String {
+    let mut message = String::new();
+    Jail::expect_with(|jail| {
+        let args = setup(jail)?;
+        message = match load(&args, Path::new(NO_SYSTEM_FILE)) {
+            Ok(settings) => panic!("expected an error, got {settings:?}"),
+            Err(error) => format!("{error:#}"),
+        };
+        Ok(())
+    });
+    message
+}
+
+#[test]
+fn bad_values_name_their_key() {
+    let message = error_for(|jail| {
+        jail.create_file("bad.toml", "reap_after = \"banana\"")?;
+        Ok(ServeArgs {
+            config: Some("bad.toml".into()),
+            ..args()
+        })
+    });
+    assert!(message.contains("reap_after"), "{message}");
+    assert!(message.contains("banana"), "{message}");
+
+    let message = error_for(|jail| {
+        jail.set_env("AGENTPROC_LIST_LIMIT", "lots");
+        Ok(args())
+    });
+    assert!(message.contains("list_limit"), "{message}");
+
+    let message = error_for(|_| {
+        Ok(ServeArgs {
+            listen: Some("localhost".into()),
+            ..args()
+        })
+    });
+    assert!(message.contains("\"listen\""), "{message}");
+
+    let message = error_for(|jail| {
+        jail.set_env("AGENTPROC_LOG_LEVEL", "loud");
+        Ok(args())
+    });
+    assert!(message.contains("log_level"), "{message}");
+}
+
+#[test]
+fn unknown_keys_in_files_are_errors() {
+    let message = error_for(|jail| {
+        jail.create_file("typo.toml", "lisen = \"127.0.0.1:1\"")?;
+        Ok(ServeArgs {
+            config: Some("typo.toml".into()),
+            ..args()
+        })
+    });
+    assert!(message.contains("lisen"), "{message}");
+}
+
+#[test]
+fn a_missing_config_file_is_an_error_but_a_missing_system_file_is_not() {
+    let message = error_for(|_| {
+        Ok(ServeArgs {
+            config: Some("nowhere.toml".into()),
+            ..args()
+        })
+    });
+    assert!(message.contains("nowhere.toml"), "{message}");
+}
+
+#[test]
+fn unrelated_agentproc_variables_are_ignored_and_reported() {
+    Jail::expect_with(|jail| {
+        jail.set_env("AGENTPROC_TOKEN", "secret");
+        jail.set_env("AGENTPROC_LISTN", "127.0.0.1:1");
+        load(&args(), Path::new(NO_SYSTEM_FILE)).expect("still loads");
+        Ok(())
+    });
+    let unknown = unknown_env_vars(
+        [
+            "AGENTPROC_LISTN",
+            "AGENTPROC_LISTEN",
+            "PATH",
+            "AGENTPROC_LIST_LIMIT",
+        ]
+        .map(String::from),
+    );
+    assert_eq!(unknown, ["AGENTPROC_LISTN"]);
+}
+
+#[test]
+fn an_empty_workdir_means_home() {
+    Jail::expect_with(|jail| {
+        jail.set_env("AGENTPROC_WORKDIR", "/srv/project");
+        let settings = load(&args(), Path::new(NO_SYSTEM_FILE)).expect("loads");
+        assert_eq!(settings.workdir, Some(PathBuf::from("/srv/project")));
+        Ok(())
+    });
+}

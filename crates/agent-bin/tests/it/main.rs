@@ -1,0 +1,227 @@
+//! Tests of the `agentproc` binary itself: it starts with zero
+//! configuration, serves the API on a real socket, refuses bad
+//! configuration with a message naming the key, and on SIGTERM stops every
+//! process tree and exits 0. Waits are on events (a log line, end of
+//! output, process exit), never on time.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, ChildStderr, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_agentproc");
+
+struct Server {
+    child: Child,
+    address: SocketAddr,
+    /// The rest of the log, kept open so the server never blocks on it.
+    log: BufReader<ChildStderr>,
+}
+
+/// Starts `agentproc serve` on an ephemeral port and waits for the log line
+/// that says where it listens.
+fn start_server(env: &[(&str, &str)]) -> Server {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .env_remove("AGENTPROC_LISTEN")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn agentproc");
+    let mut log = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    let address = loop {
+        line.clear();
+        assert!(
+            log.read_line(&mut line).expect("read log") > 0,
+            "server exited before listening"
+        );
+        let event: serde_json::Value = serde_json::from_str(&line).expect("json log line");
+        if event["message"] == "agentproc listening" {
+            break event["address"]
+                .as_str()
+                .expect("address")
+                .parse()
+                .expect("socket address");
+        }
+    };
+    Server {
+        child,
+        address,
+        log,
+    }
+}
+
+impl Server {
+    /// One HTTP/1.1 request on a fresh connection; returns (status, body).
+    fn request(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(self.address).expect("connect");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            self.address,
+            body.len()
+        )
+        .expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("receive");
+        let status = response[9..12].parse().expect("status code");
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    fn json(&self, method: &str, path: &str, body: &str) -> serde_json::Value {
+        let (status, body) = self.request(method, path, body);
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).expect("json body")
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        signal(self.child.id(), libc::SIGTERM);
+        // Drain the log so the server can never block writing it.
+        let mut rest = String::new();
+        let _ = self.log.read_to_string(&mut rest);
+        self.child.wait().expect("wait for agentproc")
+    }
+}
+
+fn signal(pid: u32, signal: libc::c_int) {
+    let pid = libc::pid_t::try_from(pid).expect("pid");
+    // SAFETY: kill(2) with a pid we spawned and a valid signal number.
+    #[allow(unsafe_code)]
+    let result = unsafe { libc::kill(pid, signal) };
+    assert_eq!(result, 0, "kill failed");
+}
+
+/// Whether `pid` is gone or a zombie (dead, not yet reaped by its parent).
+fn is_dead(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[test]
+fn version_and_help() {
+    let output = Command::new(BIN).arg("--version").output().expect("run");
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        format!("agentproc {}", env!("CARGO_PKG_VERSION"))
+    );
+    let output = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .expect("run");
+    let help = String::from_utf8_lossy(&output.stdout);
+    for flag in ["--listen", "--workdir", "--config", "--log-format"] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
+}
+
+/// A FIFO the command under test writes its pids to: opening it for
+/// reading blocks until the command has written, which is the event we wait
+/// on.
+fn fifo(name: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("agentproc-it-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let status = Command::new("mkfifo").arg(&path).status().expect("mkfifo");
+    assert!(status.success());
+    path
+}
+
+fn read_pids(fifo: &std::path::Path) -> Vec<u32> {
+    let text = std::fs::read_to_string(fifo).expect("read fifo");
+    let _ = std::fs::remove_file(fifo);
+    text.split_whitespace()
+        .map(|p| p.parse().expect("pid"))
+        .collect()
+}
+
+#[test]
+fn serves_the_api_and_stops_process_trees_on_sigterm() {
+    let server = start_server(&[("AGENTPROC_PIPE_DRAIN_GRACE", "100ms")]);
+
+    // A running tree: the shell waits on a background sleep.
+    let running = fifo("running");
+    let body = format!(
+        r#"{{"command":"sleep 300 & echo $$ $! > {}; wait","background":true}}"#,
+        running.display()
+    );
+    let started = server.json("POST", "/api/v0/processes/start", &body);
+    assert_eq!(started["started"], true);
+    let mut pids = read_pids(&running);
+
+    // A tree whose shell already exited, leaving a sleep in its group that
+    // holds the output pipe past the drain grace.
+    let lingering = fifo("lingering");
+    let body = format!(
+        r#"{{"command":"sleep 300 & echo $! > {}"}}"#,
+        lingering.display()
+    );
+    let started = server.json("POST", "/api/v0/processes/start", &body);
+    let id = started["id"].as_str().expect("id");
+    pids.extend(read_pids(&lingering));
+    let done = server.json(
+        "GET",
+        &format!("/api/v0/processes/{id}/output?wait=true"),
+        "",
+    );
+    assert_eq!(done["running"], false);
+    assert_eq!(done["exit_code"], -1);
+
+    let list = server.json("GET", "/api/v0/processes/list", "");
+    assert_eq!(list["processes"].as_array().map(Vec::len), Some(2));
+    assert_eq!(list["processes"][0]["running"], true);
+
+    let status = server.terminate();
+    assert_eq!(status.code(), Some(0), "clean shutdown exits 0");
+    assert_eq!(pids.len(), 3);
+    for pid in pids {
+        assert!(is_dead(pid), "process {pid} survived agentproc's shutdown");
+    }
+}
+
+#[test]
+fn children_do_not_inherit_agentproc_configuration() {
+    let server = start_server(&[("AGENTPROC_LIST_LIMIT", "7"), ("AGENTPROC_SOMETHING", "x")]);
+    let started = server.json(
+        "POST",
+        "/api/v0/processes/start",
+        r#"{"command":"env | grep -c '^AGENTPROC_' || true"}"#,
+    );
+    let id = started["id"].as_str().expect("id");
+    let done = server.json(
+        "GET",
+        &format!("/api/v0/processes/{id}/output?wait=true"),
+        "",
+    );
+    assert_eq!(done["output"], "0\n");
+    assert_eq!(server.terminate().code(), Some(0));
+}
+
+#[test]
+fn a_bad_configuration_exits_2_naming_the_key() {
+    let output = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("AGENTPROC_REAP_AFTER", "soon")
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("reap_after"), "{message}");
+    assert!(message.contains("AGENTPROC_REAP_AFTER"), "{message}");
+
+    let output = Command::new(BIN)
+        .args(["serve", "--listen", "not-an-address"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("listen"));
+}
