@@ -34,7 +34,7 @@ async fn start(
     Chat(chat): Chat,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = read_body(body)?;
+    let body = read_body(&state, body)?;
     let request: StartProcessRequest = json::decode(&body, StartProcessRequest::FIELDS)
         .map_err(|error| ApiError::invalid_json(error.0))?;
     if request.command.is_empty() {
@@ -129,7 +129,7 @@ async fn signal(
     {
         return Err(ApiError::process_not_found(&id.raw));
     }
-    let body = read_body(body)?;
+    let body = read_body(&state, body)?;
     let request: SignalProcessRequest = json::decode(&body, SignalProcessRequest::FIELDS)
         .map_err(|error| ApiError::invalid_json(error.0))?;
     let signal = match request.signal.as_str() {
@@ -172,15 +172,18 @@ async fn signal(
 }
 
 /// The body, or the envelope saying why it could not be read.
-fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+fn read_body(state: &ApiState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| {
         let status = rejection.status();
-        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "Request body is too large."
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(status, "Request body is too large.").with_detail(format!(
+                "the limit is {} bytes",
+                state.config.max_body_bytes
+            ))
         } else {
-            "Request body could not be read."
-        };
-        ApiError::new(status, message).with_detail(rejection.body_text())
+            ApiError::new(status, "Request body could not be read.")
+                .with_detail(rejection.body_text())
+        }
     })
 }
 

@@ -89,6 +89,7 @@ async fn oversized_bodies_are_refused_with_413() {
     let reply = api.post("/api/v0/processes/start", &body, None).await;
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(reply.message(), "Request body is too large.");
+    assert_eq!(reply.json["detail"], "the limit is 1048576 bytes");
     assert!(api.list(None).await.is_empty());
     api.close().await;
 }
