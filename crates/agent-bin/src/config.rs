@@ -36,11 +36,17 @@ pub const KEYS: &[&str] = &[
     "log_format",
     "log_level",
     "reap_after",
+    "token_reap_after",
     "pipe_drain_grace",
     "shutdown_grace",
+    "deadline_grace",
     "max_wait",
     "list_limit",
     "max_body_bytes",
+    "max_running",
+    "max_running_per_chat",
+    "max_retained",
+    "state_dir",
 ];
 
 /// Every key, as merged from the layers, before validation.
@@ -55,13 +61,21 @@ pub struct RawConfig {
     #[serde(deserialize_with = "duration")]
     reap_after: Duration,
     #[serde(deserialize_with = "duration")]
+    token_reap_after: Duration,
+    #[serde(deserialize_with = "duration")]
     pipe_drain_grace: Duration,
     #[serde(deserialize_with = "duration")]
     shutdown_grace: Duration,
     #[serde(deserialize_with = "duration")]
+    deadline_grace: Duration,
+    #[serde(deserialize_with = "duration")]
     max_wait: Duration,
     list_limit: usize,
     max_body_bytes: usize,
+    max_running: usize,
+    max_running_per_chat: usize,
+    max_retained: usize,
+    state_dir: PathBuf,
 }
 
 /// Validated settings, one part per consumer.
@@ -75,14 +89,33 @@ pub struct Settings {
     pub shell: String,
     /// Logging.
     pub log: LogSettings,
-    /// Manager timings.
+    /// The manager's timings and limits (see `default.toml`).
+    pub limits: ManagerLimits,
+    /// Where the state file lives (`None`: the per-user default).
+    pub state_dir: Option<PathBuf>,
+    /// The HTTP layer.
+    pub api: ApiConfig,
+}
+
+/// The manager settings that come from configuration.
+#[derive(Debug, Clone)]
+pub struct ManagerLimits {
+    /// See `default.toml`.
     pub reap_after: Duration,
+    /// See `default.toml`.
+    pub token_reap_after: Duration,
     /// See `default.toml`.
     pub pipe_drain_grace: Duration,
     /// See `default.toml`.
     pub shutdown_grace: Duration,
-    /// The HTTP layer.
-    pub api: ApiConfig,
+    /// See `default.toml`.
+    pub deadline_grace: Duration,
+    /// See `default.toml`.
+    pub max_running: usize,
+    /// See `default.toml` (`None`: same as `max_running`).
+    pub max_running_per_chat: Option<usize>,
+    /// See `default.toml`.
+    pub max_retained: usize,
 }
 
 /// Logging settings.
@@ -186,8 +219,14 @@ impl RawConfig {
         if self.shell.is_empty() {
             bail!("invalid configuration: key \"shell\" must not be empty");
         }
-        if self.list_limit == 0 {
-            bail!("invalid configuration: key \"list_limit\" must be at least 1");
+        for (key, value) in [
+            ("list_limit", self.list_limit),
+            ("max_running", self.max_running),
+            ("max_retained", self.max_retained),
+        ] {
+            if value == 0 {
+                bail!("invalid configuration: key \"{key}\" must be at least 1");
+            }
         }
         Ok(Settings {
             listen,
@@ -197,9 +236,17 @@ impl RawConfig {
                 format: self.log_format,
                 filter,
             },
-            reap_after: self.reap_after,
-            pipe_drain_grace: self.pipe_drain_grace,
-            shutdown_grace: self.shutdown_grace,
+            limits: ManagerLimits {
+                reap_after: self.reap_after,
+                token_reap_after: self.token_reap_after,
+                pipe_drain_grace: self.pipe_drain_grace,
+                shutdown_grace: self.shutdown_grace,
+                deadline_grace: self.deadline_grace,
+                max_running: self.max_running,
+                max_running_per_chat: Some(self.max_running_per_chat).filter(|n| *n > 0),
+                max_retained: self.max_retained,
+            },
+            state_dir: Some(self.state_dir).filter(|dir| !dir.as_os_str().is_empty()),
             api: ApiConfig {
                 max_wait: self.max_wait,
                 list_limit: self.list_limit,

@@ -1,5 +1,8 @@
 //! Handlers of `/api/v0/processes`: parse, call the manager, convert.
 
+use std::time::Duration;
+
+use agentproc_core::exec::SpawnError;
 use agentproc_core::manager::{InvalidStart, SignalProcessError, StartError};
 use agentproc_core::{ProcessId, Signal, StartRequest};
 use axum::Router;
@@ -15,7 +18,7 @@ use crate::ApiState;
 use crate::chat::Chat;
 use crate::dto::{
     ListProcessesResponse, ProcessInfoDto, ProcessOutputResponse, SignalProcessRequest,
-    StartProcessRequest, StartProcessResponse,
+    StartProcessRequest, StartProcessResponse, TokenStatusResponse,
 };
 use crate::error::{ApiError, Envelope};
 use crate::json;
@@ -27,6 +30,7 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/list", get(list))
         .route("/{id}/output", get(output))
         .route("/{id}/signal", post(signal))
+        .route("/tokens/{token}", get(token_status))
 }
 
 async fn start(
@@ -46,18 +50,18 @@ async fn start(
         env: request.env,
         background: request.background,
         chat,
+        client_token: Some(request.client_token).filter(|token| !token.is_empty()),
+        timeout: Some(Duration::from_millis(request.timeout_ms)).filter(|t| !t.is_zero()),
     };
-    let info = state.manager.start(request).await.map_err(start_error)?;
+    let started = state.manager.start(request).await.map_err(start_error)?;
     Ok(json::respond(
         StatusCode::OK,
-        &StartProcessResponse {
-            id: info.id.to_string(),
-            started: true,
-        },
+        &StartProcessResponse::from(started),
     ))
 }
 
 fn start_error(error: StartError) -> ApiError {
+    let failed = |status| ApiError::new(status, "Failed to start process.");
     match error {
         StartError::Invalid(invalid) => ApiError::bad_request(match invalid {
             InvalidStart::EmptyCommand => "Command is required.".to_owned(),
@@ -71,12 +75,38 @@ fn start_error(error: StartError) -> ApiError {
                 "Environment variable {} must not contain NUL bytes.",
                 go_quote(name.as_bytes())
             ),
+            InvalidStart::ZeroTimeout => "timeout_ms must be positive.".to_owned(),
         }),
-        other @ (StartError::Closed | StartError::Spawn(_)) => ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Failed to start process.",
+        // A workdir that cannot be entered is the client's mistake.
+        error @ StartError::Spawn(SpawnError::Workdir { .. }) => {
+            failed(StatusCode::BAD_REQUEST).with_detail(error.to_string())
+        }
+        error @ (StartError::Closed | StartError::Spawn(_)) => {
+            failed(StatusCode::INTERNAL_SERVER_ERROR).with_detail(error.to_string())
+        }
+        StartError::TokenMismatch => ApiError::new(
+            StatusCode::CONFLICT,
+            "Client token was already used to start a process with different parameters.",
+        ),
+        error @ StartError::TokenWaitAborted { .. } => ApiError::new(
+            StatusCode::CONFLICT,
+            "A start with the same client token is still in progress.",
         )
-        .with_detail(other.to_string()),
+        .with_detail(error.to_string()),
+        StartError::TooManyRunning { limit } => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many running processes: the limit is {limit}."),
+        ),
+        StartError::TooManyRunningInChat { limit } => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many running processes in this chat: the limit is {limit}."),
+        ),
+        StartError::TooManyRetained { limit } => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many retained processes: the limit is {limit}, and none has exited long enough to be forgotten."
+            ),
+        ),
     }
 }
 
@@ -136,17 +166,28 @@ async fn signal(
         "" => return Err(ApiError::bad_request("Signal is required.")),
         "kill" => Signal::Kill,
         "terminate" => Signal::Terminate,
+        "interrupt" => Signal::Interrupt,
+        "hangup" => Signal::Hangup,
         other => {
             return Err(ApiError::bad_request(format!(
-                "Unsupported signal {}. Use \"kill\" or \"terminate\".",
+                "Unsupported signal {}. Use \"kill\", \"terminate\", \"interrupt\" or \"hangup\".",
                 go_quote(other.as_bytes())
             )));
         }
     };
+    if signal == Signal::Kill && request.grace_ms.is_some() {
+        return Err(ApiError::bad_request(
+            "grace_ms does not apply to \"kill\": it is the time before SIGKILL follows another signal.",
+        ));
+    }
+    let escalate_after = request.grace_ms.map(Duration::from_millis);
     let process_id = id
         .parsed
         .ok_or_else(|| ApiError::process_not_found(&id.raw))?;
-    match state.manager.signal(process_id, chat.id(), signal) {
+    match state
+        .manager
+        .signal(process_id, chat.id(), signal, escalate_after)
+    {
         Ok(()) => Ok(json::respond(
             StatusCode::OK,
             &Envelope {
@@ -171,6 +212,19 @@ async fn signal(
     }
 }
 
+async fn token_status(
+    State(state): State<ApiState>,
+    chat: Chat,
+    RawSegment(token): RawSegment,
+) -> Response {
+    // Tokens are JSON strings, so one that is not UTF-8 was never used.
+    let status = match String::from_utf8(token) {
+        Ok(token) => state.manager.token_status(&token, chat.id()),
+        Err(_) => state.manager.token_status("", chat.id()),
+    };
+    json::respond(StatusCode::OK, &TokenStatusResponse::from(status))
+}
+
 /// The body, or the envelope saying why it could not be read.
 fn read_body(state: &ApiState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| {
@@ -193,6 +247,18 @@ fn query_value(query: Option<&str>, name: &str) -> Option<String> {
     form_urlencoded::parse(query?.as_bytes())
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.into_owned())
+}
+
+/// The last path segment, percent-decoded to bytes.
+struct RawSegment(Vec<u8>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RawSegment {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let last = parts.uri.path().rsplit('/').next().unwrap_or_default();
+        Ok(Self(percent_decode(last)))
+    }
 }
 
 /// The `{id}` path segment: its percent-decoded bytes (for messages, quoted

@@ -9,8 +9,10 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -204,6 +206,16 @@ pub trait Execer: Send + Sync + fmt::Debug + 'static {
 
     /// A short name for this executor kind (for logs and health reports).
     fn kind(&self) -> &'static str;
+
+    /// Called once by the manager's `close`, after every process it started
+    /// has been stopped and waited for. An executor with process-wide state
+    /// (reaping orphaned descendants, a journal of process groups) stops
+    /// what is left, using `grace` between `SIGTERM` and `SIGKILL`. The
+    /// default does nothing.
+    fn shutdown(&self, grace: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        let _ = grace;
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// A running (or exited) child started by an [`Execer`].
@@ -233,6 +245,45 @@ pub trait ExecChild: Send + Sync + fmt::Debug + 'static {
     /// Resolves once; a second call returns [`WaitError::AlreadyWaited`].
     /// Dropping the future before it resolves is allowed and loses nothing.
     async fn wait(&self) -> Result<ChildExit, WaitError>;
+}
+
+/// The Linux name of a signal number, e.g. `SIGKILL` for 9.
+pub fn signal_name(number: i32) -> Option<&'static str> {
+    const NAMES: [&str; 31] = [
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
+    ];
+    let index = usize::try_from(number).ok()?.checked_sub(1)?;
+    NAMES.get(index).copied()
 }
 
 /// Describes an I/O error the way Go does: the lower-case OS message without

@@ -32,5 +32,8 @@ pub mod testing;
 pub use buffer::{HeadTailBuffer, Truncation};
 pub use clock::{Clock, SystemClock};
 pub use exec::{ExecChild, ExecSpec, Execer, ExitStatus, Signal};
-pub use manager::{Manager, ManagerConfig};
-pub use process::{ChatContext, OutputSnapshot, ProcessId, ProcessInfo, StartRequest};
+pub use manager::{Manager, ManagerConfig, TokenStatus};
+pub use process::{
+    ChatContext, ExitInfo, ExitReason, OutputSnapshot, ProcessId, ProcessInfo, StartRequest,
+    Started,
+};

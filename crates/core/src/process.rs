@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use uuid::Uuid;
 
 use crate::buffer::Truncation;
+use crate::exec::ResourceUsage;
 
 /// A process id: a random (version 4) UUID.
 ///
@@ -97,6 +98,13 @@ pub struct StartRequest {
     pub background: bool,
     /// The chat the start acts for.
     pub chat: Option<ChatContext>,
+    /// Makes the start exactly-once: a repeated start with the same token
+    /// (in the same chat) and the same parameters attaches to the first
+    /// process instead of starting another. Empty means none.
+    pub client_token: Option<String>,
+    /// A deadline: when it passes, the process group gets `SIGTERM`, then
+    /// `SIGKILL` after the deadline grace.
+    pub timeout: Option<Duration>,
 }
 
 impl StartRequest {
@@ -107,6 +115,83 @@ impl StartRequest {
             ..Self::default()
         }
     }
+}
+
+/// The result of a start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Started {
+    /// The process (the original one when attached).
+    pub info: ProcessInfo,
+    /// `true` when a client token matched an earlier start: nothing new was
+    /// spawned.
+    pub attached: bool,
+}
+
+/// Why a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExitReason {
+    /// It exited on its own with an exit code.
+    Exited,
+    /// A signal nobody asked agentproc to send ended it (a crash, an outside
+    /// `kill`).
+    Signaled,
+    /// It ended after a client asked to signal it.
+    Killed,
+    /// Its deadline (`timeout`) passed and agentproc stopped it.
+    DeadlineExceeded,
+    /// agentproc stopped it while shutting down.
+    Shutdown,
+    /// It never ran: spawning failed (recorded for starts with a client
+    /// token, so a retry learns the outcome instead of running it again).
+    SpawnFailed,
+    /// The kernel's OOM killer ended it inside its memory limit (reported by
+    /// executors that can tell, such as the sandbox).
+    OomKilled,
+}
+
+impl ExitReason {
+    /// The wire name, e.g. `deadline_exceeded`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Exited => "exited",
+            Self::Signaled => "signaled",
+            Self::Killed => "killed",
+            Self::DeadlineExceeded => "deadline_exceeded",
+            Self::Shutdown => "shutdown",
+            Self::SpawnFailed => "spawn_failed",
+            Self::OomKilled => "oom_killed",
+        }
+    }
+}
+
+impl fmt::Display for ExitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How and when a process ended, and what it cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExitInfo {
+    /// The exit code clients see: the process's own for a normal exit; `-1`
+    /// when a signal ended it, when its status could not be determined, or
+    /// when it exited 0 but descendants held its output open past the drain
+    /// grace (as Coder reports these).
+    pub code: i32,
+    /// Why it ended.
+    pub reason: ExitReason,
+    /// The signal that ended it, if one did.
+    pub signal: Option<i32>,
+    /// Whether that signal produced a core dump.
+    pub core_dumped: bool,
+    /// What it consumed, when the executor can tell.
+    pub usage: Option<ResourceUsage>,
+    /// When it exited (wall clock).
+    pub exited_at: SystemTime,
+    /// From start to exit (monotonic).
+    pub duration: Duration,
+    /// For [`ExitReason::SpawnFailed`]: why it could not start.
+    pub error: Option<String>,
 }
 
 /// What a client can know about a process.
@@ -120,24 +205,38 @@ pub struct ProcessInfo {
     pub workdir: Option<PathBuf>,
     /// Whether it was started in the background.
     pub background: bool,
-    /// Whether it is still running (output may still arrive).
-    pub running: bool,
-    /// Its exit code once exited: `-1` when a signal ended it or its status
-    /// could not be determined.
-    pub exit_code: Option<i32>,
-    /// When it started (wall clock).
-    pub started_at: SystemTime,
-    /// When it exited (wall clock).
-    pub exited_at: Option<SystemTime>,
+    /// The OS process id of the shell (also its process group id).
+    pub pid: Option<u32>,
     /// The chat that started it.
     pub chat_id: Option<Uuid>,
+    /// The client token it was started with.
+    pub client_token: Option<String>,
+    /// Its deadline, relative to the start.
+    pub timeout: Option<Duration>,
+    /// When it started (wall clock).
+    pub started_at: SystemTime,
+    /// How it ended; `None` while it runs (or its output is still being
+    /// drained).
+    pub exit: Option<ExitInfo>,
+}
+
+impl ProcessInfo {
+    /// Whether it is still running (output may still arrive).
+    pub fn running(&self) -> bool {
+        self.exit.is_none()
+    }
+
+    /// The exit code, once exited.
+    pub fn exit_code(&self) -> Option<i32> {
+        self.exit.as_ref().map(|exit| exit.code)
+    }
 }
 
 /// A consistent view of a process and its output.
 ///
-/// The state is read before the output, and `running` turns false only after
-/// all output has been drained, so `running == false` means the output is
-/// final.
+/// The state is read together with the output, and a process counts as
+/// exited only after all its output has been drained, so an exited snapshot
+/// has the final output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputSnapshot {
     /// The process.

@@ -24,9 +24,15 @@ fn zero_configuration_gives_the_documented_defaults() {
         assert_eq!(settings.workdir, None);
         assert_eq!(settings.shell, "sh");
         assert_eq!(settings.log.format, LogFormat::Text);
-        assert_eq!(settings.reap_after, Duration::from_secs(300));
-        assert_eq!(settings.pipe_drain_grace, Duration::from_secs(5));
-        assert_eq!(settings.shutdown_grace, Duration::from_secs(5));
+        assert_eq!(settings.limits.reap_after, Duration::from_secs(300));
+        assert_eq!(settings.limits.token_reap_after, Duration::from_secs(3600));
+        assert_eq!(settings.limits.pipe_drain_grace, Duration::from_secs(5));
+        assert_eq!(settings.limits.shutdown_grace, Duration::from_secs(5));
+        assert_eq!(settings.limits.deadline_grace, Duration::from_secs(5));
+        assert_eq!(settings.limits.max_running, 256);
+        assert_eq!(settings.limits.max_running_per_chat, None);
+        assert_eq!(settings.limits.max_retained, 1024);
+        assert_eq!(settings.state_dir, None);
         assert_eq!(settings.api.max_wait, Duration::from_secs(300));
         assert_eq!(settings.api.list_limit, 10);
         assert_eq!(settings.api.max_body_bytes, 1024 * 1024);
@@ -89,12 +95,12 @@ fn each_layer_overrides_the_one_below() {
         assert_eq!(settings.api.list_limit, 13, "env beats --config");
         assert_eq!(settings.shell, "zsh", "--config beats the system file");
         assert_eq!(
-            settings.reap_after,
+            settings.limits.reap_after,
             Duration::from_secs(60),
             "system file beats defaults"
         );
         assert_eq!(
-            settings.pipe_drain_grace,
+            settings.limits.pipe_drain_grace,
             Duration::from_secs(5),
             "defaults remain"
         );
@@ -108,7 +114,7 @@ fn durations_accept_text_and_seconds() {
         jail.set_env("AGENTPROC_SHUTDOWN_GRACE", "250ms");
         jail.set_env("AGENTPROC_MAX_WAIT", "90");
         let settings = load(&args(), Path::new(NO_SYSTEM_FILE)).expect("loads");
-        assert_eq!(settings.shutdown_grace, Duration::from_millis(250));
+        assert_eq!(settings.limits.shutdown_grace, Duration::from_millis(250));
         assert_eq!(settings.api.max_wait, Duration::from_secs(90));
         Ok(())
     });

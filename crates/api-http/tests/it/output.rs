@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::support::{Api, host_env};
+use crate::support::{Api, OUTPUT_FIELDS, coder_fields, host_env};
 
 #[tokio::test]
 async fn exited_process_output_and_exit_code() {
@@ -21,9 +21,11 @@ async fn exited_process_output_and_exit_code() {
     let reply = api.output(&id, None).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(
-        reply.json,
+        coder_fields(&reply.json, OUTPUT_FIELDS),
         json!({"output": "hello\nworld\n", "running": false, "exit_code": 0})
     );
+    assert_eq!(reply.json["exit_reason"], "exited");
+    assert!(reply.json["pid"].is_u64());
     api.close().await;
 }
 
@@ -32,7 +34,12 @@ async fn running_process_has_no_exit_code() {
     let api = Api::local();
     let id = api.start_cmd("sleep 300").await;
     let reply = api.output(&id, None).await;
-    assert_eq!(reply.json, json!({"output": "", "running": true}));
+    assert_eq!(
+        coder_fields(&reply.json, OUTPUT_FIELDS),
+        json!({"output": "", "running": true})
+    );
+    assert!(reply.json["pid"].is_u64());
+    assert!(reply.json.get("exit_reason").is_none());
     api.close().await;
 }
 
@@ -103,7 +110,7 @@ async fn wait_returns_after_exit_with_all_output() {
     let id = api.start_cmd("echo before; sleep 0.2; echo after").await;
     let reply = api.wait(&id, None).await;
     assert_eq!(
-        reply.json,
+        coder_fields(&reply.json, OUTPUT_FIELDS),
         json!({"output": "before\nafter\n", "running": false, "exit_code": 0})
     );
     api.close().await;

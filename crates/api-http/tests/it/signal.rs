@@ -85,12 +85,14 @@ async fn empty_and_unsupported_signals_are_400() {
     assert_eq!(reply.json, json!({"message": "Signal is required."}));
     let reply = api.post(&path, "{}", None).await;
     assert_eq!(reply.message(), "Signal is required.");
-    for bad in ["SIGFOO", "SIGKILL", "KILL", "Kill", "9", "interrupt"] {
+    for bad in ["SIGFOO", "SIGKILL", "KILL", "Kill", "9", "int", "usr1"] {
         let reply = api.signal(&id, bad, None).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}");
         assert_eq!(
             reply.message(),
-            format!("Unsupported signal \"{bad}\". Use \"kill\" or \"terminate\".")
+            format!(
+                "Unsupported signal \"{bad}\". Use \"kill\", \"terminate\", \"interrupt\" or \"hangup\"."
+            )
         );
     }
     let reply = api.post(&path, "{bad json", None).await;

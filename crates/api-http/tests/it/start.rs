@@ -127,7 +127,7 @@ async fn custom_workdir_is_used_and_reported() {
 }
 
 #[tokio::test]
-async fn a_missing_workdir_is_a_start_failure() {
+async fn a_missing_workdir_is_a_client_error_naming_the_directory() {
     let api = Api::local();
     let reply = api
         .post(
@@ -136,7 +136,9 @@ async fn a_missing_workdir_is_a_start_failure() {
             None,
         )
         .await;
-    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    // Coder answers 500; a missing directory is the client's mistake, so
+    // agentproc answers 400 with Coder's message and detail.
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         reply.json,
         json!({

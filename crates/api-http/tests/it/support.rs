@@ -34,6 +34,22 @@ impl Reply {
     }
 }
 
+/// The fields of Coder's own wire types in `value`, leaving out the ones
+/// agentproc adds, so compatibility assertions stay exact.
+pub(crate) fn coder_fields(value: &Value, fields: &[&str]) -> Value {
+    let object = value.as_object().expect("a JSON object");
+    Value::Object(
+        object
+            .iter()
+            .filter(|(key, _)| fields.contains(&key.as_str()))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect(),
+    )
+}
+
+/// Coder's `ProcessOutputResponse` fields.
+pub(crate) const OUTPUT_FIELDS: &[&str] = &["output", "truncated", "running", "exit_code"];
+
 /// The environment of the test process, so `sh` finds its tools.
 pub(crate) fn host_env() -> Env {
     std::env::vars_os().collect()

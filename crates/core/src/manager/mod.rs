@@ -1,46 +1,68 @@
 //! The process manager: starts processes through an [`Execer`], captures
-//! their output, tracks their state, answers queries, signals them, reaps
-//! them after they exit, and shuts everything down on [`Manager::close`].
+//! their output, tracks their state, answers queries, signals them, enforces
+//! deadlines and limits, reaps them after they exit, and shuts everything
+//! down on [`Manager::close`].
 //!
 //! Concurrency model:
 //! - one registry lock (a `std` mutex, never held across an `.await`) maps ids
-//!   to processes; each process has its own state lock. Lock order is always
-//!   registry, then process.
+//!   to processes and client tokens to reservations; each process has its own
+//!   state lock. Lock order is always registry, then process.
 //! - every process has one supervisor task that pumps its output into its
-//!   [`HeadTailBuffer`], waits for it, and
-//!   publishes its exit. A background reaper forgets exited processes after
-//!   [`ManagerConfig::reap_after`]. Both kinds of task are tracked and awaited
-//!   by `close`.
+//!   [`HeadTailBuffer`](crate::buffer::HeadTailBuffer), waits for it, and publishes its exit; a process with
+//!   a deadline also has a deadline task. A background reaper forgets exited
+//!   processes after their retention. All tasks are tracked and awaited by
+//!   `close`.
 //! - starts and `close` are ordered by a gate: starts hold it shared while
 //!   they spawn, `close` takes it exclusively. A start either finishes before
 //!   `close` begins (and its process is then stopped by `close`) or sees the
 //!   manager closed and spawns nothing.
+//! - a start with a client token first reserves the token in the registry,
+//!   so concurrent starts with the same token spawn once; the others wait for
+//!   the owner and attach to its process.
 
+mod process;
+mod reaper;
 mod supervisor;
+mod tokens;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, OnceCell, RwLock, broadcast, watch};
+use tokio::sync::{Notify, OnceCell, RwLock, broadcast};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use crate::buffer::HeadTailBuffer;
 use crate::clock::{Clock, ClockExt};
-use crate::exec::{ChildExit, Env, ExecChild, ExecSpec, Execer, Signal, SignalError, SpawnError};
-use crate::process::{ChatContext, OutputSnapshot, ProcessId, ProcessInfo, StartRequest};
+use crate::exec::{Env, ExecSpec, Execer, Signal, SignalError, SpawnError};
+use crate::process::{
+    ChatContext, ExitInfo, ExitReason, OutputSnapshot, ProcessId, ProcessInfo, StartRequest,
+    Started,
+};
+
+use process::{Process, StopCause};
+pub use tokens::TokenStatus;
+use tokens::{Fingerprint, PendingToken, TokenEntry, TokenKey};
 
 /// Default for [`ManagerConfig::reap_after`]: Coder's `exitedProcessReapAge`.
 pub const DEFAULT_REAP_AFTER: Duration = Duration::from_secs(5 * 60);
+/// Default for [`ManagerConfig::token_reap_after`]: Coder's
+/// `tokenedProcessReapAge`.
+pub const DEFAULT_TOKEN_REAP_AFTER: Duration = Duration::from_secs(60 * 60);
 /// Default for [`ManagerConfig::pipe_drain_grace`]: Go's `cmd.WaitDelay`.
 pub const DEFAULT_PIPE_DRAIN_GRACE: Duration = Duration::from_secs(5);
 /// Default for [`ManagerConfig::shutdown_grace`].
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Default for [`ManagerConfig::deadline_grace`].
+pub const DEFAULT_DEADLINE_GRACE: Duration = Duration::from_secs(5);
+/// Default for [`ManagerConfig::max_running`].
+pub const DEFAULT_MAX_RUNNING: usize = 256;
+/// Default for [`ManagerConfig::max_retained`].
+pub const DEFAULT_MAX_RETAINED: usize = 1024;
 
 /// The error type an environment hook may return.
 pub type EnvHookError = Box<dyn std::error::Error + Send + Sync>;
@@ -66,11 +88,25 @@ pub struct ManagerConfig {
     pub env_hook: Option<EnvHook>,
     /// How long an exited process stays visible before it is forgotten.
     pub reap_after: Duration,
+    /// The same for processes started with a client token (their token keeps
+    /// attaching retries until then).
+    pub token_reap_after: Duration,
     /// After the shell exits, how long to keep reading output that its
     /// descendants still write to the inherited pipe.
     pub pipe_drain_grace: Duration,
     /// On close, how long processes get between `SIGTERM` and `SIGKILL`.
     pub shutdown_grace: Duration,
+    /// When a deadline passes, how long the process gets between `SIGTERM`
+    /// and `SIGKILL`.
+    pub deadline_grace: Duration,
+    /// The most processes running at once; more starts are refused.
+    pub max_running: usize,
+    /// The most processes one chat may run at once (`None`: `max_running`).
+    pub max_running_per_chat: Option<usize>,
+    /// The most processes kept (running and exited). When full, the oldest
+    /// exited process without a client token is forgotten early; when none
+    /// can be, starts are refused.
+    pub max_retained: usize,
 }
 
 impl Default for ManagerConfig {
@@ -82,8 +118,13 @@ impl Default for ManagerConfig {
             base_env: Env::new(),
             env_hook: None,
             reap_after: DEFAULT_REAP_AFTER,
+            token_reap_after: DEFAULT_TOKEN_REAP_AFTER,
             pipe_drain_grace: DEFAULT_PIPE_DRAIN_GRACE,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            deadline_grace: DEFAULT_DEADLINE_GRACE,
+            max_running: DEFAULT_MAX_RUNNING,
+            max_running_per_chat: None,
+            max_retained: DEFAULT_MAX_RETAINED,
         }
     }
 }
@@ -100,8 +141,13 @@ impl fmt::Debug for ManagerConfig {
             )
             .field("env_hook", &self.env_hook.as_ref().map(|_| "<fn>"))
             .field("reap_after", &self.reap_after)
+            .field("token_reap_after", &self.token_reap_after)
             .field("pipe_drain_grace", &self.pipe_drain_grace)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("deadline_grace", &self.deadline_grace)
+            .field("max_running", &self.max_running)
+            .field("max_running_per_chat", &self.max_running_per_chat)
+            .field("max_retained", &self.max_retained)
             .finish()
     }
 }
@@ -118,14 +164,12 @@ pub enum ManagerEvent {
     },
     /// A process exited and its output is final.
     Exited {
-        /// The process as it exited.
+        /// The process as it exited (see [`ProcessInfo::exit`]).
         info: ProcessInfo,
         /// The chat context of the start, with its ancestors.
         chat: Option<ChatContext>,
         /// The working directory the start asked for (not the resolved one).
         requested_workdir: Option<String>,
-        /// The raw exit description from the executor, when wait succeeded.
-        exit: Option<ChildExit>,
     },
     /// An exited process was forgotten.
     Reaped {
@@ -158,6 +202,9 @@ pub enum InvalidStart {
         /// The name of the variable.
         name: String,
     },
+    /// The timeout is zero.
+    #[error("timeout must be positive")]
+    ZeroTimeout,
 }
 
 /// Why a start failed.
@@ -172,6 +219,35 @@ pub enum StartError {
     /// The executor could not spawn the process.
     #[error("start process: {0}")]
     Spawn(#[source] SpawnError),
+    /// The client token was used before with different parameters.
+    #[error("client token was already used to start a process with different parameters")]
+    TokenMismatch,
+    /// Another start with the same token was in progress, and this one
+    /// stopped waiting for it (the manager is closing). Its outcome is
+    /// unknown, not failed: ask again, or probe the token.
+    #[error("aborted waiting for the concurrent start: {reason}")]
+    TokenWaitAborted {
+        /// Why the wait ended.
+        reason: &'static str,
+    },
+    /// Too many processes are running.
+    #[error("too many running processes (the limit is {limit})")]
+    TooManyRunning {
+        /// The limit.
+        limit: usize,
+    },
+    /// Too many processes of this chat are running.
+    #[error("too many running processes in this chat (the limit is {limit})")]
+    TooManyRunningInChat {
+        /// The limit.
+        limit: usize,
+    },
+    /// Too many processes are retained, and none can be forgotten early.
+    #[error("too many retained processes (the limit is {limit})")]
+    TooManyRetained {
+        /// The limit.
+        limit: usize,
+    },
 }
 
 /// No process with that id is visible to the requester.
@@ -222,10 +298,12 @@ pub struct Manager {
 
 impl fmt::Debug for Manager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let registry = self.inner.registry();
         f.debug_struct("Manager")
             .field("executor", &self.inner.execer.kind())
-            .field("closed", &self.inner.registry().closed)
-            .field("processes", &self.inner.registry().processes.len())
+            .field("closed", &registry.closed)
+            .field("processes", &registry.processes.len())
+            .field("running", &registry.running)
             .finish()
     }
 }
@@ -234,11 +312,16 @@ struct Inner {
     config: ManagerConfig,
     execer: Arc<dyn Execer>,
     clock: Arc<dyn Clock>,
+    /// When the manager (and so its token index) was created.
+    created: Instant,
     /// Starts hold it shared while spawning; `close` takes it exclusively.
     gate: RwLock<()>,
     registry: Mutex<Registry>,
     tasks: TaskTracker,
-    /// Cancelled by `close` or when the last handle is dropped.
+    /// Cancelled when `close` begins: wakes starts waiting on a token.
+    closing: CancellationToken,
+    /// Cancelled when `close` has stopped every process, or when the last
+    /// handle is dropped: stops the reaper.
     shutdown: CancellationToken,
     /// Wakes the reaper when a process exits.
     reaper_wake: Arc<Notify>,
@@ -251,34 +334,13 @@ struct Registry {
     closed: bool,
     processes: HashMap<ProcessId, Arc<Process>>,
     next_seq: u64,
-}
-
-/// One managed process.
-struct Process {
-    id: ProcessId,
-    /// Start order, for a deterministic newest-first sort.
-    seq: u64,
-    command: String,
-    requested_workdir: Option<String>,
-    workdir: Option<PathBuf>,
-    background: bool,
-    chat: Option<ChatContext>,
-    started_at: SystemTime,
-    child: Box<dyn ExecChild>,
-    state: Mutex<ProcessState>,
-    /// Turns true once the process has exited and its output is final.
-    exited: watch::Sender<bool>,
-}
-
-struct ProcessState {
-    running: bool,
-    exit_code: Option<i32>,
-    exited_at: Option<SystemTime>,
-    /// Monotonic exit time, for reaping.
-    exited_mono: Option<Instant>,
-    /// Descendants still held the output pipe when the drain grace ran out.
-    lingering: bool,
-    buffer: HeadTailBuffer,
+    tokens: HashMap<TokenKey, TokenEntry>,
+    /// Running processes plus starts that reserved a slot.
+    running: usize,
+    /// The same, per chat.
+    running_by_chat: HashMap<Uuid, usize>,
+    /// Starts between reservation and registration.
+    starting: usize,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -296,18 +358,20 @@ impl Manager {
         let shutdown = CancellationToken::new();
         let (events, _) = broadcast::channel(1024);
         let inner = Arc::new(Inner {
+            created: clock.instant(),
             config,
             execer,
             clock,
             gate: RwLock::new(()),
             registry: Mutex::new(Registry::default()),
             tasks: TaskTracker::new(),
+            closing: CancellationToken::new(),
             shutdown: shutdown.clone(),
             reaper_wake: Arc::new(Notify::new()),
             events,
             closed_once: OnceCell::new(),
         });
-        inner.tasks.spawn(reap_loop(
+        inner.tasks.spawn(reaper::reap_loop(
             Arc::downgrade(&inner),
             Arc::clone(&inner.clock),
             Arc::clone(&inner.reaper_wake),
@@ -337,14 +401,27 @@ impl Manager {
     /// Starts `request.command` as `sh -c <command>`.
     ///
     /// Returns as soon as the process has spawned; it then runs on its own,
-    /// whatever happens to the caller.
-    pub async fn start(&self, request: StartRequest) -> Result<ProcessInfo, StartError> {
+    /// whatever happens to the caller. With a client token, a repeated start
+    /// with the same parameters returns the original process (`attached`).
+    pub async fn start(&self, request: StartRequest) -> Result<Started, StartError> {
         validate(&request)?;
+        let mut token = None;
+        if let Some(key) = TokenKey::of(&request) {
+            match self.claim_token(key, Fingerprint::of(&request)).await? {
+                Claim::Owner(pending) => token = Some(pending),
+                Claim::Attached(info) => {
+                    return Ok(Started {
+                        info,
+                        attached: true,
+                    });
+                }
+            }
+        }
         let inner = &self.inner;
         let _shared = inner.gate.read().await;
-        if inner.registry().closed {
-            return Err(StartError::Closed);
-        }
+        let chat_id = request.chat.as_ref().map(|chat| chat.chat_id);
+        let reservation = inner.reserve_slot(chat_id)?;
+
         let workdir = self.resolve_workdir(request.workdir.as_deref());
         let spec = ExecSpec {
             program: inner.config.shell.clone(),
@@ -352,47 +429,121 @@ impl Manager {
             cwd: workdir.clone(),
             env: self.build_env(&request),
         };
-        let child = inner.execer.spawn(&spec).map_err(StartError::Spawn)?;
+        let spawned = inner.execer.spawn(&spec);
+        let started_at = inner.clock.now();
+        let started_mono = inner.clock.instant();
+        let (child, failure) = match spawned {
+            Ok(child) => (Some(child), None),
+            // Without a token, a failed spawn leaves no trace (as in Coder).
+            Err(error) if token.is_none() => return Err(StartError::Spawn(error)),
+            Err(error) => (None, Some(error)),
+        };
         let process = {
             let mut registry = inner.registry();
             registry.next_seq += 1;
-            let process = Arc::new(Process {
-                id: ProcessId::random(),
-                seq: registry.next_seq,
-                command: request.command,
-                requested_workdir: request.workdir,
-                workdir,
-                background: request.background,
-                chat: request.chat,
-                started_at: inner.clock.now(),
+            let process = Arc::new(Process::new(
+                process::Identity {
+                    id: ProcessId::random(),
+                    seq: registry.next_seq,
+                    command: request.command,
+                    requested_workdir: request.workdir,
+                    workdir,
+                    background: request.background,
+                    chat: request.chat,
+                    client_token: request.client_token.filter(|t| !t.is_empty()),
+                    timeout: request.timeout,
+                    started_at,
+                    started_mono,
+                },
                 child,
-                state: Mutex::new(ProcessState {
-                    running: true,
-                    exit_code: None,
-                    exited_at: None,
-                    exited_mono: None,
-                    lingering: false,
-                    buffer: HeadTailBuffer::default(),
-                }),
-                exited: watch::Sender::new(false),
-            });
+            ));
             registry.processes.insert(process.id, Arc::clone(&process));
+            if let Some(pending) = token.take() {
+                pending.bind(&mut registry, process.id);
+            }
+            match &failure {
+                Some(_) => reservation.release(&mut registry),
+                None => reservation.commit(&mut registry),
+            }
             process
         };
+        if let Some(error) = failure {
+            // Recorded so a retry with the same token learns the outcome
+            // instead of running the command again.
+            let exit = ExitInfo {
+                code: -1,
+                reason: ExitReason::SpawnFailed,
+                signal: None,
+                core_dumped: false,
+                usage: None,
+                exited_at: started_at,
+                duration: Duration::ZERO,
+                error: Some(format!("start process: {error}")),
+            };
+            process.finish(exit, started_mono, false);
+            inner.reaper_wake.notify_one();
+            return Err(StartError::Spawn(error));
+        }
         let info = process.info();
         tracing::info!(
             process_id = %info.id,
             chat_id = info.chat_id.map(tracing::field::display),
-            pid = process.child.pid(),
+            pid = info.pid,
             "process started"
         );
-        inner
-            .tasks
-            .spawn(supervisor::supervise(Arc::clone(inner), process));
+        inner.tasks.spawn(supervisor::supervise(
+            Arc::clone(inner),
+            Arc::clone(&process),
+        ));
+        if let Some(timeout) = process.timeout {
+            inner.tasks.spawn(supervisor::enforce_deadline(
+                Arc::clone(inner),
+                process,
+                timeout,
+            ));
+        }
         let _ = inner
             .events
             .send(ManagerEvent::Started { info: info.clone() });
-        Ok(info)
+        Ok(Started {
+            info,
+            attached: false,
+        })
+    }
+
+    /// Claims `key` for this start: either this start owns it and must spawn,
+    /// or an earlier start with the same token and parameters owns it, and
+    /// this one attaches (waiting first if that start is still spawning).
+    async fn claim_token(
+        &self,
+        key: TokenKey,
+        fingerprint: Fingerprint,
+    ) -> Result<Claim, StartError> {
+        loop {
+            let (decision, reaped) = {
+                let mut registry = self.inner.registry();
+                let reaped = self.inner.reap_locked(&mut registry);
+                let decision = tokens::decide(&self.inner, &mut registry, &key, &fingerprint);
+                (decision, reaped)
+            };
+            self.inner.announce_reaped(reaped);
+            match decision? {
+                Decision::Own(pending) => return Ok(Claim::Owner(pending)),
+                Decision::Attach(info) => return Ok(Claim::Attached(info)),
+                Decision::Wait(mut owner_done) => {
+                    tokio::select! {
+                        // The owner finished (bound or released the token):
+                        // look again.
+                        _ = owner_done.changed() => {}
+                        () = self.inner.closing.cancelled() => {
+                            return Err(StartError::TokenWaitAborted {
+                                reason: "manager is closed",
+                            });
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// The current state of a process.
@@ -437,49 +588,111 @@ impl Manager {
     /// Processes visible to `requester`, running first, then newest first.
     ///
     /// With a chat, only that chat's processes are listed; without one, all
-    /// are. Exited processes older than the reap age are forgotten first.
+    /// are. Exited processes past their retention are forgotten first.
     pub fn list(&self, requester: Option<Uuid>) -> Vec<ProcessInfo> {
-        self.inner.reap_expired();
-        let mut processes: Vec<Arc<Process>> = self
-            .inner
-            .registry()
-            .processes
-            .values()
-            .filter(|p| match requester {
-                Some(chat) => p.chat_id() == Some(chat),
-                None => true,
-            })
-            .cloned()
-            .collect();
+        let processes: Vec<Arc<Process>> = {
+            let mut registry = self.inner.registry();
+            let reaped = self.inner.reap_locked(&mut registry);
+            let visible = registry
+                .processes
+                .values()
+                .filter(|p| match requester {
+                    Some(chat) => p.chat_id() == Some(chat),
+                    None => true,
+                })
+                .cloned()
+                .collect();
+            drop(registry);
+            self.inner.announce_reaped(reaped);
+            visible
+        };
         let mut infos: Vec<(u64, ProcessInfo)> =
-            processes.drain(..).map(|p| (p.seq, p.info())).collect();
-        infos.sort_by(|(a_seq, a), (b_seq, b)| b.running.cmp(&a.running).then(b_seq.cmp(a_seq)));
+            processes.iter().map(|p| (p.seq, p.info())).collect();
+        infos
+            .sort_by(|(a_seq, a), (b_seq, b)| b.running().cmp(&a.running()).then(b_seq.cmp(a_seq)));
         infos.into_iter().map(|(_, info)| info).collect()
     }
 
-    /// Sends `signal` to the process's whole group.
+    /// What the token index knows about `token` in the requester's chat.
+    /// Exited processes past their retention are forgotten first, so a token
+    /// reported found will attach.
+    pub fn token_status(&self, token: &str, requester: Option<Uuid>) -> TokenStatus {
+        let key = TokenKey {
+            chat: requester,
+            token: token.to_owned(),
+        };
+        let status = {
+            let mut registry = self.inner.registry();
+            let reaped = self.inner.reap_locked(&mut registry);
+            let status = match registry.tokens.get(&key) {
+                Some(TokenEntry::Bound { id, .. }) => TokenStatus {
+                    found: true,
+                    pending: false,
+                    process_id: Some(*id),
+                    index_age: Duration::ZERO,
+                },
+                Some(TokenEntry::Pending { .. }) => TokenStatus {
+                    found: false,
+                    pending: true,
+                    process_id: None,
+                    index_age: Duration::ZERO,
+                },
+                None => TokenStatus {
+                    found: false,
+                    pending: false,
+                    process_id: None,
+                    index_age: Duration::ZERO,
+                },
+            };
+            drop(registry);
+            self.inner.announce_reaped(reaped);
+            status
+        };
+        TokenStatus {
+            index_age: self
+                .inner
+                .clock
+                .instant()
+                .saturating_duration_since(self.inner.created),
+            ..status
+        }
+    }
+
+    /// Sends `signal` to the process's whole group. With `escalate_after`,
+    /// `SIGKILL` follows if the process is still running that much later.
     pub fn signal(
         &self,
         id: ProcessId,
         requester: Option<Uuid>,
         signal: Signal,
+        escalate_after: Option<Duration>,
     ) -> Result<(), SignalProcessError> {
         let process = self
             .inner
             .lookup(id, requester)
             .map_err(|NotFound| SignalProcessError::NotFound)?;
-        // The state lock is held while signalling, so `running` cannot change
-        // underneath: a process reported exited is never signalled.
-        let state = lock(&process.state);
-        if !state.running {
-            return Err(SignalProcessError::NotRunning);
-        }
+        // Kill and terminate are requests to stop; so is any signal with an
+        // escalation. Interrupt and hangup alone may mean something else to
+        // the program (reload, cancel one job), so they count only if a
+        // signal then ends it.
+        let cause = match (signal, escalate_after) {
+            (Signal::Kill | Signal::Terminate, _) | (_, Some(_)) => Some(StopCause::Request),
+            _ => None,
+        };
         process
-            .child
-            .signal(signal)
-            .map_err(|source| SignalProcessError::Os { signal, source })?;
-        drop(state);
+            .deliver(signal, cause)
+            .map_err(|error| match error {
+                process::DeliverError::NotRunning => SignalProcessError::NotRunning,
+                process::DeliverError::Os(source) => SignalProcessError::Os { signal, source },
+            })?;
         tracing::info!(process_id = %id, signal = signal.name(), "signal sent");
+        if let Some(grace) = escalate_after {
+            self.inner.tasks.spawn(supervisor::escalate(
+                Arc::clone(&self.inner),
+                process,
+                grace,
+            ));
+        }
         Ok(())
     }
 
@@ -491,7 +704,8 @@ impl Manager {
     /// Stops everything: refuses new starts, sends `SIGTERM` to every
     /// process group, `SIGKILL` to those still alive after the shutdown
     /// grace, waits until every process has exited and every task has
-    /// finished. Idempotent; concurrent calls all return when it is done.
+    /// finished, then lets the executor clean up. Idempotent; concurrent
+    /// calls all return when it is done.
     pub async fn close(&self) {
         let inner = Arc::clone(&self.inner);
         self.inner
@@ -539,6 +753,21 @@ impl Manager {
     }
 }
 
+/// How a start holds its client token.
+enum Claim {
+    /// This start owns the token and must spawn.
+    Owner(PendingToken),
+    /// An earlier start owns it: this is its process.
+    Attached(ProcessInfo),
+}
+
+/// What the token index says a start should do.
+enum Decision {
+    Own(PendingToken),
+    Attach(ProcessInfo),
+    Wait(tokio::sync::watch::Receiver<()>),
+}
+
 fn validate(request: &StartRequest) -> Result<(), InvalidStart> {
     if request.command.is_empty() {
         return Err(InvalidStart::EmptyCommand);
@@ -561,7 +790,43 @@ fn validate(request: &StartRequest) -> Result<(), InvalidStart> {
             return Err(InvalidStart::NulInEnvValue { name: name.clone() });
         }
     }
+    if request.timeout == Some(Duration::ZERO) {
+        return Err(InvalidStart::ZeroTimeout);
+    }
     Ok(())
+}
+
+/// A running slot held by a start between its checks and its registration.
+#[must_use]
+struct Reservation {
+    chat: Option<Uuid>,
+}
+
+impl Reservation {
+    /// The process is registered and running: the slot is now its.
+    fn commit(self, registry: &mut Registry) {
+        registry.starting -= 1;
+    }
+
+    /// Nothing runs: give the slot back.
+    fn release(self, registry: &mut Registry) {
+        registry.starting -= 1;
+        registry.release_running(self.chat);
+    }
+}
+
+impl Registry {
+    fn release_running(&mut self, chat: Option<Uuid>) {
+        self.running -= 1;
+        if let Some(chat) = chat
+            && let Some(count) = self.running_by_chat.get_mut(&chat)
+        {
+            *count -= 1;
+            if *count == 0 {
+                self.running_by_chat.remove(&chat);
+            }
+        }
+    }
 }
 
 impl Inner {
@@ -583,37 +848,50 @@ impl Inner {
         }
     }
 
-    /// Forgets exited processes older than the reap age (strictly), and
-    /// returns when the next one will be old enough.
-    fn reap_expired(&self) -> Option<Instant> {
-        let now = self.clock.instant();
-        let reap_after = self.config.reap_after;
-        let mut reaped = Vec::new();
-        let mut next: Option<Instant> = None;
-        self.registry().processes.retain(|id, process| {
-            let Some(exited) = lock(&process.state).exited_mono else {
-                return true;
-            };
-            if now.saturating_duration_since(exited) > reap_after {
-                reaped.push(*id);
-                return false;
-            }
-            // The first instant at which the age is strictly greater.
-            if let Some(due) =
-                exited.checked_add(reap_after.saturating_add(Duration::from_nanos(1)))
-            {
-                next = Some(next.map_or(due, |n| n.min(due)));
-            }
-            true
-        });
-        for id in reaped {
-            tracing::debug!(process_id = %id, "exited process reaped");
-            let _ = self.events.send(ManagerEvent::Reaped { id });
+    /// Checks the limits and reserves a running slot (and a retained one,
+    /// forgetting the oldest exited process without a token if need be).
+    /// The caller holds the gate, so the manager cannot close meanwhile.
+    fn reserve_slot(&self, chat: Option<Uuid>) -> Result<Reservation, StartError> {
+        let mut registry = self.registry();
+        if registry.closed {
+            return Err(StartError::Closed);
         }
-        next
+        let limit = self.config.max_running;
+        if registry.running >= limit {
+            return Err(StartError::TooManyRunning { limit });
+        }
+        if let Some(chat) = chat {
+            let limit = self.config.max_running_per_chat.unwrap_or(limit);
+            if registry.running_by_chat.get(&chat).copied().unwrap_or(0) >= limit {
+                return Err(StartError::TooManyRunningInChat { limit });
+            }
+        }
+        let limit = self.config.max_retained;
+        let mut evicted = None;
+        if registry.processes.len() + registry.starting >= limit {
+            evicted = reaper::evict_oldest(&mut registry);
+            if evicted.is_none() {
+                return Err(StartError::TooManyRetained { limit });
+            }
+        }
+        registry.running += 1;
+        registry.starting += 1;
+        if let Some(chat) = chat {
+            *registry.running_by_chat.entry(chat).or_default() += 1;
+        }
+        drop(registry);
+        self.announce_reaped(evicted.into_iter().collect());
+        Ok(Reservation { chat })
+    }
+
+    /// A process stopped running: free its slot and wake the reaper.
+    fn exited(&self, process: &Process) {
+        self.registry().release_running(process.chat_id());
+        self.reaper_wake.notify_one();
     }
 
     async fn close(&self) {
+        self.closing.cancel();
         {
             // Wait for in-flight starts, then refuse new ones.
             let _exclusive = self.gate.write().await;
@@ -628,7 +906,7 @@ impl Inner {
             .collect();
         tracing::info!(processes = targets.len(), "closing: stopping processes");
         for process in &targets {
-            process.signal_quietly(Signal::Terminate);
+            process.stop_quietly(Signal::Terminate, StopCause::Shutdown);
         }
         let all_exited = async {
             for process in &targets {
@@ -641,7 +919,7 @@ impl Inner {
         }
         for process in &targets {
             if process.needs_stopping() {
-                process.signal_quietly(Signal::Kill);
+                process.stop_quietly(Signal::Kill, StopCause::Shutdown);
             }
         }
         for process in &targets {
@@ -650,101 +928,8 @@ impl Inner {
         self.shutdown.cancel();
         self.tasks.close();
         self.tasks.wait().await;
+        self.execer.shutdown(self.config.shutdown_grace).await;
         tracing::info!("closed");
-    }
-}
-
-impl Process {
-    fn chat_id(&self) -> Option<Uuid> {
-        self.chat.as_ref().map(|chat| chat.chat_id)
-    }
-
-    /// Chat isolation: a requester with a chat cannot see processes of
-    /// another chat; processes without a chat are visible to everyone.
-    fn visible_to(&self, requester: Option<Uuid>) -> bool {
-        match (requester, self.chat_id()) {
-            (Some(requester), Some(owner)) => requester == owner,
-            _ => true,
-        }
-    }
-
-    fn info(&self) -> ProcessInfo {
-        let state = lock(&self.state);
-        self.info_locked(&state)
-    }
-
-    fn info_locked(&self, state: &ProcessState) -> ProcessInfo {
-        ProcessInfo {
-            id: self.id,
-            command: self.command.clone(),
-            workdir: self.workdir.clone(),
-            background: self.background,
-            running: state.running,
-            exit_code: state.exit_code,
-            started_at: self.started_at,
-            exited_at: state.exited_at,
-            chat_id: self.chat_id(),
-        }
-    }
-
-    /// State and output read together, under one lock: `running == false`
-    /// implies the output is complete.
-    fn snapshot(&self) -> OutputSnapshot {
-        let (info, buffer) = {
-            let state = lock(&self.state);
-            (self.info_locked(&state), state.buffer.snapshot())
-        };
-        let formatted = buffer.format();
-        OutputSnapshot {
-            info,
-            output: formatted.text,
-            truncation: formatted.truncation,
-        }
-    }
-
-    async fn wait_exited(&self) {
-        let mut exited = self.exited.subscribe();
-        // The sender lives as long as `self`, so this cannot fail.
-        let _ = exited.wait_for(|exited| *exited).await;
-    }
-
-    /// Running, or exited leaving descendants that held its output pipe.
-    fn needs_stopping(&self) -> bool {
-        let state = lock(&self.state);
-        state.running || state.lingering
-    }
-
-    fn signal_quietly(&self, signal: Signal) {
-        if let Err(error) = self.child.signal(signal) {
-            tracing::debug!(process_id = %self.id, %signal, %error, "signal not delivered");
-        }
-    }
-}
-
-/// The background reaper: forgets exited processes once they are older than
-/// the reap age, without waiting for someone to list.
-async fn reap_loop(
-    inner: Weak<Inner>,
-    clock: Arc<dyn Clock>,
-    wake: Arc<Notify>,
-    shutdown: CancellationToken,
-) {
-    loop {
-        let next = match inner.upgrade() {
-            Some(inner) => inner.reap_expired(),
-            None => return,
-        };
-        let sleep = async {
-            match next {
-                Some(deadline) => clock.sleep_until(deadline).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = wake.notified() => {}
-            () = sleep => {}
-        }
     }
 }
 

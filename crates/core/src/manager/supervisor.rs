@@ -1,18 +1,22 @@
-//! The per-process supervisor task: pumps output into the buffer, waits for
-//! the child, gives descendants holding the pipe a bounded grace, then
-//! publishes the exit.
+//! The tasks that drive a process: the supervisor (pumps output into the
+//! buffer, waits for the child, gives descendants holding the pipe a bounded
+//! grace, then publishes the exit), the deadline task, and the escalation
+//! from a polite signal to `SIGKILL`.
 
 use std::cell::RefCell;
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, ReadBuf};
 
-use super::{Inner, ManagerEvent, Process, lock};
+use super::process::{Process, StopCause};
+use super::{Inner, ManagerEvent};
 use crate::clock::ClockExt;
-use crate::exec::{ChildExit, ExitStatus, OutputReader, WaitError};
+use crate::exec::{ChildExit, ExitStatus, OutputReader, Signal, WaitError};
+use crate::process::{ExitInfo, ExitReason};
 
 /// Size of the per-thread scratch buffer output is read into.
 const SCRATCH_BYTES: usize = 64 * 1024;
@@ -27,14 +31,17 @@ thread_local! {
 }
 
 pub(super) async fn supervise(inner: Arc<Inner>, process: Arc<Process>) {
-    let output = process.child.take_output();
+    let Some(child) = process.child.as_deref() else {
+        return;
+    };
+    let output = child.take_output();
     let pump = async {
         if let Some(reader) = output {
             pump_output(&process, reader).await;
         }
     };
     tokio::pin!(pump);
-    let wait = process.child.wait();
+    let wait = child.wait();
     tokio::pin!(wait);
 
     let (result, mut drained) = tokio::select! {
@@ -55,51 +62,111 @@ pub(super) async fn supervise(inner: Arc<Inner>, process: Arc<Process>) {
         }
     }
 
-    let exit_code = exit_code(&process, &result, drained);
-    let info = {
-        let mut state = lock(&process.state);
-        state.running = false;
-        state.exit_code = Some(exit_code);
-        state.exited_at = Some(inner.clock.now());
-        state.exited_mono = Some(inner.clock.instant());
-        state.lingering = !drained;
-        state.buffer.finish();
-        process.info_locked(&state)
-    };
-    process.exited.send_replace(true);
-    inner.reaper_wake.notify_one();
-    tracing::info!(
-        process_id = %process.id,
-        chat_id = info.chat_id.map(tracing::field::display),
-        exit_code,
-        "process exited"
-    );
+    let exited_mono = inner.clock.instant();
+    let exit = compose_exit(&process, &result, drained, inner.clock.now(), exited_mono);
+    let info = process.finish(exit, exited_mono, !drained);
+    inner.exited(&process);
+    if let Some(exit) = &info.exit {
+        tracing::info!(
+            process_id = %process.id,
+            chat_id = info.chat_id.map(tracing::field::display),
+            exit_code = exit.code,
+            reason = exit.reason.as_str(),
+            "process exited"
+        );
+    }
     let _ = inner.events.send(ManagerEvent::Exited {
         info,
         chat: process.chat.clone(),
         requested_workdir: process.requested_workdir.clone(),
-        exit: result.ok(),
     });
 }
 
-/// The exit code clients see, as Go reports it: the code for a normal exit,
-/// `-1` for a signal, for a failed wait, and for a successful exit whose
-/// output pipe was still held open after the drain grace.
-fn exit_code(process: &Process, result: &Result<ChildExit, WaitError>, drained: bool) -> i32 {
-    match result {
-        Ok(exit) => match exit.status {
-            ExitStatus::Exited(0) if !drained => -1,
-            ExitStatus::Exited(code) => code,
-            ExitStatus::Signaled { .. } => -1,
-        },
+/// How the process ended, for clients.
+///
+/// The exit code follows Go: the code for a normal exit; `-1` for a signal,
+/// for a failed wait, and for a successful exit whose output pipe was still
+/// held open after the drain grace. The reason follows who decided the
+/// process should stop, if anyone did.
+fn compose_exit(
+    process: &Process,
+    result: &Result<ChildExit, WaitError>,
+    drained: bool,
+    exited_at: std::time::SystemTime,
+    exited_mono: Instant,
+) -> ExitInfo {
+    let (status, usage) = match result {
+        Ok(exit) => (Some(exit.status), exit.usage),
         Err(error) => {
             tracing::warn!(
                 process_id = %process.id,
                 %error,
                 "process wait returned non-exit error"
             );
-            -1
+            (None, None)
         }
+    };
+    let code = match status {
+        Some(ExitStatus::Exited(0)) if !drained => -1,
+        Some(ExitStatus::Exited(code)) => code,
+        Some(ExitStatus::Signaled { .. }) | None => -1,
+    };
+    let (signal, core_dumped) = match status {
+        Some(ExitStatus::Signaled {
+            signal,
+            core_dumped,
+        }) => (Some(signal), core_dumped),
+        _ => (None, false),
+    };
+    let (stop, soft_signaled) = process.stop_record();
+    let reason = match stop {
+        Some(StopCause::Deadline) => ExitReason::DeadlineExceeded,
+        Some(StopCause::Shutdown) => ExitReason::Shutdown,
+        Some(StopCause::Request) => ExitReason::Killed,
+        None if signal.is_some() && soft_signaled => ExitReason::Killed,
+        None if signal.is_some() => ExitReason::Signaled,
+        None => ExitReason::Exited,
+    };
+    ExitInfo {
+        code,
+        reason,
+        signal,
+        core_dumped,
+        usage,
+        exited_at,
+        duration: exited_mono.saturating_duration_since(process.started_mono),
+        error: None,
+    }
+}
+
+/// Stops the process when its deadline passes: `SIGTERM` to the group, then
+/// `SIGKILL` after the deadline grace if it is still running. Ends early
+/// when the process exits first.
+pub(super) async fn enforce_deadline(inner: Arc<Inner>, process: Arc<Process>, timeout: Duration) {
+    let Some(deadline) = process.started_mono.checked_add(timeout) else {
+        return;
+    };
+    tokio::select! {
+        () = process.wait_exited() => return,
+        () = inner.clock.sleep_until(deadline) => {}
+    }
+    tracing::info!(process_id = %process.id, ?timeout, "deadline exceeded: stopping the process");
+    match process.deliver(Signal::Terminate, Some(StopCause::Deadline)) {
+        Ok(()) => escalate(Arc::clone(&inner), process, inner.config.deadline_grace).await,
+        Err(_) => tracing::debug!(process_id = %process.id, "deadline: process already gone"),
+    }
+}
+
+/// Sends `SIGKILL` to the group if the process is still running `grace`
+/// from now.
+pub(super) async fn escalate(inner: Arc<Inner>, process: Arc<Process>, grace: Duration) {
+    tokio::select! {
+        () = process.wait_exited() => return,
+        () = inner.clock.sleep(grace) => {}
+    }
+    if process.is_running() {
+        tracing::info!(process_id = %process.id, ?grace, "still running after the grace: sending SIGKILL");
+        process.stop_quietly(Signal::Kill, StopCause::Request);
     }
 }
 
@@ -111,7 +178,7 @@ async fn pump_output(process: &Process, mut reader: OutputReader) {
                 let mut buf = ReadBuf::new(scratch);
                 match Pin::new(&mut reader).poll_read(cx, &mut buf) {
                     Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(()),
-                    Poll::Ready(Ok(())) => lock(&process.state).buffer.write(buf.filled()),
+                    Poll::Ready(Ok(())) => process.append_output(buf.filled()),
                     Poll::Ready(Err(error)) if error.kind() == std::io::ErrorKind::Interrupted => {}
                     Poll::Ready(Err(error)) => {
                         tracing::warn!(process_id = %process.id, %error, "reading output failed");

@@ -12,6 +12,10 @@ use crate::clock::{Clock, unix_seconds};
 use crate::exec::{ExitStatus, SpawnError};
 use crate::testing::{FakeExecer, FakeProcess, ManualClock, MockExecer, SignalBehavior};
 
+mod limits;
+mod stops;
+mod tokens;
+
 /// Long enough that only an explicit `advance` could end it.
 const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
@@ -38,7 +42,7 @@ fn harness_with(config: ManagerConfig) -> Harness {
 
 impl Harness {
     async fn start(&self, request: StartRequest) -> (ProcessInfo, FakeProcess) {
-        let info = self.manager.start(request).await.expect("start");
+        let info = self.manager.start(request).await.expect("start").info;
         let child = self.execer.next_spawn().await;
         (info, child)
     }
@@ -83,8 +87,8 @@ async fn start_runs_the_command_through_the_shell() {
         spec.args,
         vec![OsString::from("-c"), OsString::from("echo hello")]
     );
-    assert!(info.running);
-    assert_eq!(info.exit_code, None);
+    assert!(info.running());
+    assert_eq!(info.exit_code(), None);
     assert_eq!(info.command, "echo hello");
     assert_eq!(unix_seconds(info.started_at), unix_seconds(h.clock.now()));
 }
@@ -280,11 +284,14 @@ async fn output_is_captured_and_final_once_exited() {
     child.write(b"done\n");
     child.exit(ExitStatus::Exited(0));
     let snapshot = h.exited(info.id).await;
-    assert!(!snapshot.info.running);
-    assert_eq!(snapshot.info.exit_code, Some(0));
+    assert!(!snapshot.info.running());
+    assert_eq!(snapshot.info.exit_code(), Some(0));
     assert_eq!(snapshot.output, "compiling\ndone\n");
     assert_eq!(snapshot.truncation, None);
-    assert_eq!(snapshot.info.exited_at, Some(h.clock.now()));
+    assert_eq!(
+        snapshot.info.exit.as_ref().map(|e| e.exited_at),
+        Some(h.clock.now())
+    );
 }
 
 #[tokio::test]
@@ -292,9 +299,9 @@ async fn running_process_has_no_exit_code() {
     let h = harness();
     let (info, _child) = h.start_cmd("sleep 300").await;
     let snapshot = h.manager.output(info.id, None).expect("exists");
-    assert!(snapshot.info.running);
-    assert_eq!(snapshot.info.exit_code, None);
-    assert_eq!(snapshot.info.exited_at, None);
+    assert!(snapshot.info.running());
+    assert_eq!(snapshot.info.exit_code(), None);
+    assert!(snapshot.info.exit.is_none());
 }
 
 #[tokio::test]
@@ -320,7 +327,7 @@ async fn exit_codes_follow_go() {
     for (status, expected) in cases {
         let (info, child) = h.start_cmd("x").await;
         child.exit(status);
-        assert_eq!(h.exited(info.id).await.info.exit_code, Some(expected));
+        assert_eq!(h.exited(info.id).await.info.exit_code(), Some(expected));
     }
 }
 
@@ -347,11 +354,11 @@ async fn output_written_by_descendants_after_the_shell_exits_is_kept() {
     let (info, child) = h.start_cmd("sh -c 'sleep 1; echo late' & exit 0").await;
     child.exit_only(ExitStatus::Exited(0));
     h.clock.wait_for_timers(1).await; // the drain grace is armed
-    assert!(h.manager.info(info.id, None).expect("exists").running);
+    assert!(h.manager.info(info.id, None).expect("exists").running());
     child.write(b"late\n");
     child.close_output();
     let snapshot = h.exited(info.id).await;
-    assert_eq!(snapshot.info.exit_code, Some(0));
+    assert_eq!(snapshot.info.exit_code(), Some(0));
     assert_eq!(snapshot.output, "late\n");
 }
 
@@ -363,10 +370,10 @@ async fn a_pipe_held_past_the_grace_reports_minus_one_after_exactly_the_grace() 
     h.clock.wait_for_timers(1).await;
     h.clock
         .advance(DEFAULT_PIPE_DRAIN_GRACE - Duration::from_millis(1));
-    assert!(h.manager.info(info.id, None).expect("exists").running);
+    assert!(h.manager.info(info.id, None).expect("exists").running());
     h.clock.advance(Duration::from_millis(1));
     let snapshot = h.exited(info.id).await;
-    assert_eq!(snapshot.info.exit_code, Some(-1));
+    assert_eq!(snapshot.info.exit_code(), Some(-1));
 }
 
 #[tokio::test]
@@ -376,7 +383,7 @@ async fn a_failing_exit_code_survives_a_held_pipe() {
     child.exit_only(ExitStatus::Exited(7));
     h.clock.wait_for_timers(1).await;
     h.clock.advance(DEFAULT_PIPE_DRAIN_GRACE);
-    assert_eq!(h.exited(info.id).await.info.exit_code, Some(7));
+    assert_eq!(h.exited(info.id).await.info.exit_code(), Some(7));
 }
 
 // --- waits ---------------------------------------------------------------
@@ -396,7 +403,7 @@ async fn wait_returns_a_running_snapshot_at_its_deadline() {
     assert!(!waiter.is_finished());
     h.clock.advance(Duration::from_secs(1));
     let snapshot = waiter.await.expect("join").expect("exists");
-    assert!(snapshot.info.running);
+    assert!(snapshot.info.running());
 }
 
 #[tokio::test]
@@ -427,11 +434,13 @@ async fn concurrent_waiters_all_wake_on_exit() {
         })
         .collect();
     h.clock.wait_for_timers(8).await;
-    h.manager.signal(info.id, None, Signal::Kill).expect("kill");
+    h.manager
+        .signal(info.id, None, Signal::Kill, None)
+        .expect("kill");
     for waiter in waiters {
         let snapshot = waiter.await.expect("join").expect("exists");
-        assert!(!snapshot.info.running);
-        assert_eq!(snapshot.info.exit_code, Some(-1));
+        assert!(!snapshot.info.running());
+        assert_eq!(snapshot.info.exit_code(), Some(-1));
     }
     assert_eq!(child.signals(), vec![Signal::Kill]);
 }
@@ -448,7 +457,7 @@ async fn waiting_on_an_exited_process_returns_at_once() {
         .wait_for_exit(info.id, None, Duration::from_secs(300))
         .await
         .expect("exists");
-    assert_eq!(snapshot.info.exit_code, Some(0));
+    assert_eq!(snapshot.info.exit_code(), Some(0));
 }
 
 #[tokio::test]
@@ -469,7 +478,7 @@ async fn reaping_never_takes_the_answer_from_a_waiter() {
         .advance(DEFAULT_REAP_AFTER + Duration::from_secs(60));
     assert!(h.manager.list(None).is_empty(), "reaped");
     let snapshot = wait.await.expect("the waiter still gets its answer");
-    assert_eq!(snapshot.info.exit_code, Some(5));
+    assert_eq!(snapshot.info.exit_code(), Some(5));
 }
 
 // --- signals -------------------------------------------------------------
@@ -479,17 +488,18 @@ async fn signals_reach_the_child_and_exited_processes_refuse_them() {
     let h = harness();
     let (info, child) = h.start_cmd("sleep 300").await;
     h.manager
-        .signal(info.id, None, Signal::Terminate)
+        .signal(info.id, None, Signal::Terminate, None)
         .expect("terminate");
     assert_eq!(child.signals(), vec![Signal::Terminate]);
     let snapshot = h.exited(info.id).await;
-    assert_eq!(snapshot.info.exit_code, Some(-1));
+    assert_eq!(snapshot.info.exit_code(), Some(-1));
     assert!(matches!(
-        h.manager.signal(info.id, None, Signal::Kill),
+        h.manager.signal(info.id, None, Signal::Kill, None),
         Err(SignalProcessError::NotRunning)
     ));
     assert!(matches!(
-        h.manager.signal(ProcessId::random(), None, Signal::Kill),
+        h.manager
+            .signal(ProcessId::random(), None, Signal::Kill, None),
         Err(SignalProcessError::NotFound)
     ));
 }
@@ -535,7 +545,7 @@ async fn chats_see_their_own_and_unowned_processes() {
 
     // Signals obey the same rule.
     assert!(matches!(
-        h.manager.signal(a.id, Some(chat_b), Signal::Kill),
+        h.manager.signal(a.id, Some(chat_b), Signal::Kill, None),
         Err(SignalProcessError::NotFound)
     ));
     assert_eq!(
@@ -568,7 +578,7 @@ async fn list_puts_running_first_then_newest_even_within_one_second() {
         .map(|p| p.command)
         .collect();
     assert_eq!(order, ["job 4", "job 3", "job 2", "job 1", "job 0"]);
-    let running: Vec<bool> = h.manager.list(None).iter().map(|p| p.running).collect();
+    let running: Vec<bool> = h.manager.list(None).iter().map(|p| p.running()).collect();
     assert_eq!(running, [true, true, true, false, false]);
 }
 
@@ -648,13 +658,12 @@ async fn exit_events_carry_the_chat_and_the_requested_workdir() {
                 info: exited,
                 chat: exited_chat,
                 requested_workdir,
-                exit,
             } => {
                 assert_eq!(exited.id, info.id);
                 assert_eq!(exited_chat, Some(chat));
                 // No workdir requested: a watcher should notify, not add paths.
                 assert_eq!(requested_workdir, None);
-                assert_eq!(exit.map(|e| e.status), Some(ExitStatus::Exited(0)));
+                assert_eq!(exited.exit_code(), Some(0));
                 break;
             }
             _ => continue,
@@ -689,8 +698,8 @@ async fn close_terminates_then_kills_after_the_grace_and_waits() {
         vec![Signal::Terminate, Signal::Kill]
     );
     let info = h.manager.info(stubborn.id, None).expect("still listed");
-    assert!(!info.running);
-    assert_eq!(info.exit_code, Some(-1));
+    assert!(!info.running());
+    assert_eq!(info.exit_code(), Some(-1));
     assert!(h.manager.is_closed());
 }
 
@@ -716,7 +725,7 @@ async fn close_kills_descendants_left_holding_the_pipe() {
     child.exit_only(ExitStatus::Exited(0));
     h.clock.wait_for_timers(1).await;
     h.clock.advance(DEFAULT_PIPE_DRAIN_GRACE);
-    assert_eq!(h.exited(info.id).await.info.exit_code, Some(-1));
+    assert_eq!(h.exited(info.id).await.info.exit_code(), Some(-1));
     // The group still had members when the grace ran out: close signals it.
     let manager = h.manager.clone();
     let closing = tokio::spawn(async move { manager.close().await });

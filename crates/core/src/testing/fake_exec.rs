@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use async_trait::async_trait;
@@ -38,6 +38,11 @@ pub struct FakeExecer {
 struct ExecerShared {
     state: Mutex<ExecerState>,
     spawned: watch::Sender<usize>,
+    /// While true, spawns block (on the calling thread) until released.
+    held: Mutex<bool>,
+    release: Condvar,
+    /// How many spawns are blocked right now.
+    blocked: watch::Sender<usize>,
 }
 
 #[derive(Debug, Default)]
@@ -63,6 +68,26 @@ impl FakeExecer {
         lock(&self.shared.state).behavior = behavior;
     }
 
+    /// Makes spawns block their calling thread until
+    /// [`FakeExecer::release_spawns`], to stage races around a spawn in
+    /// progress (use a multi-threaded runtime).
+    pub fn hold_spawns(&self) {
+        *lock(&self.shared.held) = true;
+    }
+
+    /// Lets held spawns (and later ones) proceed.
+    pub fn release_spawns(&self) {
+        *lock(&self.shared.held) = false;
+        self.shared.release.notify_all();
+    }
+
+    /// Waits until `count` spawns are blocked by [`FakeExecer::hold_spawns`].
+    pub async fn wait_for_held_spawns(&self, count: usize) {
+        let mut blocked = self.shared.blocked.subscribe();
+        // The sender lives in `self.shared`, which outlives this call.
+        let _ = blocked.wait_for(|blocked| *blocked >= count).await;
+    }
+
     /// Waits for the next spawn not yet returned by this method, in spawn
     /// order.
     pub async fn next_spawn(&self) -> FakeProcess {
@@ -85,6 +110,20 @@ impl FakeExecer {
 
 impl Execer for FakeExecer {
     fn spawn(&self, spec: &ExecSpec) -> Result<Box<dyn ExecChild>, SpawnError> {
+        {
+            let mut held = lock(&self.shared.held);
+            if *held {
+                self.shared.blocked.send_modify(|blocked| *blocked += 1);
+                while *held {
+                    held = self
+                        .shared
+                        .release
+                        .wait(held)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                self.shared.blocked.send_modify(|blocked| *blocked -= 1);
+            }
+        }
         let mut state = lock(&self.shared.state);
         if let Some(error) = state.failures.pop_front() {
             return Err(error);
@@ -125,7 +164,7 @@ struct ChildShared {
     pid: u32,
     behavior: SignalBehavior,
     state: Mutex<ChildState>,
-    exit: watch::Sender<Option<ExitStatus>>,
+    exit: watch::Sender<Option<ChildExit>>,
 }
 
 #[derive(Debug, Default)]
@@ -174,14 +213,25 @@ impl FakeProcess {
     /// Ends the child itself with `status`, leaving the output open (as when
     /// a background descendant still holds the pipe).
     pub fn exit_only(&self, status: ExitStatus) {
-        self.shared.exit.send_if_modified(|exit| {
-            if exit.is_none() {
-                *exit = Some(status);
+        self.exit_with_only(ChildExit::new(status));
+    }
+
+    fn exit_with_only(&self, exit: ChildExit) {
+        self.shared.exit.send_if_modified(|current| {
+            if current.is_none() {
+                *current = Some(exit);
                 true
             } else {
                 false
             }
         });
+    }
+
+    /// Ends the child with `exit` (a status and resource usage) and closes
+    /// its output.
+    pub fn exit_with(&self, exit: ChildExit) {
+        self.close_output();
+        self.exit_with_only(exit);
     }
 
     /// Ends the child with `status` and closes its output, as a process
@@ -270,12 +320,12 @@ impl ExecChild for FakeChild {
             *waited = true;
         }
         let mut exit = self.process.shared.exit.subscribe();
-        let status = match exit.wait_for(Option::is_some).await {
-            Ok(status) => *status,
+        let outcome = match exit.wait_for(Option::is_some).await {
+            Ok(outcome) => *outcome,
             Err(_) => None,
         };
-        match status {
-            Some(status) => Ok(ChildExit::new(status)),
+        match outcome {
+            Some(outcome) => Ok(outcome),
             None => Err(WaitError::Os {
                 source: io::Error::other("fake child vanished"),
             }),

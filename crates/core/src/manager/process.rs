@@ -1,0 +1,237 @@
+//! One managed process: what it is, its mutable state under one lock, and
+//! the rules for reading, signalling and finishing it.
+
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use super::lock;
+use crate::buffer::HeadTailBuffer;
+use crate::exec::{ExecChild, Signal, SignalError};
+use crate::process::{ChatContext, ExitInfo, OutputSnapshot, ProcessId, ProcessInfo};
+
+/// What never changes about a process.
+pub(super) struct Identity {
+    pub(super) id: ProcessId,
+    /// Start order, for a deterministic newest-first sort.
+    pub(super) seq: u64,
+    pub(super) command: String,
+    pub(super) requested_workdir: Option<String>,
+    pub(super) workdir: Option<PathBuf>,
+    pub(super) background: bool,
+    pub(super) chat: Option<ChatContext>,
+    pub(super) client_token: Option<String>,
+    pub(super) timeout: Option<Duration>,
+    pub(super) started_at: SystemTime,
+    pub(super) started_mono: Instant,
+}
+
+/// Who decided a process should stop (the first decision wins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum StopCause {
+    /// A client asked (kill, terminate, or a signal with escalation).
+    Request,
+    /// Its deadline passed.
+    Deadline,
+    /// The manager is closing.
+    Shutdown,
+}
+
+/// One managed process.
+pub(super) struct Process {
+    identity: Identity,
+    pid: Option<u32>,
+    /// `None` for a start that failed to spawn (kept for its client token).
+    pub(super) child: Option<Box<dyn ExecChild>>,
+    state: Mutex<ProcessState>,
+    /// Turns true once the process has exited and its output is final.
+    exited: watch::Sender<bool>,
+}
+
+struct ProcessState {
+    exit: Option<ExitInfo>,
+    /// Monotonic exit time, for reaping.
+    exited_mono: Option<Instant>,
+    /// Descendants still held the output pipe when the drain grace ran out.
+    lingering: bool,
+    stop: Option<StopCause>,
+    /// An interrupt or hangup was sent on request (without escalation).
+    soft_signaled: bool,
+    buffer: HeadTailBuffer,
+}
+
+/// Why [`Process::deliver`] did not signal.
+pub(super) enum DeliverError {
+    NotRunning,
+    Os(SignalError),
+}
+
+impl Deref for Process {
+    type Target = Identity;
+
+    fn deref(&self) -> &Identity {
+        &self.identity
+    }
+}
+
+impl Process {
+    pub(super) fn new(identity: Identity, child: Option<Box<dyn ExecChild>>) -> Self {
+        Self {
+            identity,
+            pid: child.as_ref().and_then(|child| child.pid()),
+            child,
+            state: Mutex::new(ProcessState {
+                exit: None,
+                exited_mono: None,
+                lingering: false,
+                stop: None,
+                soft_signaled: false,
+                buffer: HeadTailBuffer::default(),
+            }),
+            exited: watch::Sender::new(false),
+        }
+    }
+
+    pub(super) fn chat_id(&self) -> Option<Uuid> {
+        self.chat.as_ref().map(|chat| chat.chat_id)
+    }
+
+    /// Chat isolation: a requester with a chat cannot see processes of
+    /// another chat; processes without a chat are visible to everyone.
+    pub(super) fn visible_to(&self, requester: Option<Uuid>) -> bool {
+        match (requester, self.chat_id()) {
+            (Some(requester), Some(owner)) => requester == owner,
+            _ => true,
+        }
+    }
+
+    pub(super) fn info(&self) -> ProcessInfo {
+        let state = lock(&self.state);
+        self.info_locked(&state)
+    }
+
+    fn info_locked(&self, state: &ProcessState) -> ProcessInfo {
+        ProcessInfo {
+            id: self.id,
+            command: self.command.clone(),
+            workdir: self.workdir.clone(),
+            background: self.background,
+            pid: self.pid,
+            chat_id: self.chat_id(),
+            client_token: self.client_token.clone(),
+            timeout: self.timeout,
+            started_at: self.started_at,
+            exit: state.exit.clone(),
+        }
+    }
+
+    /// State and output read together, under one lock: an exited snapshot
+    /// has the final output.
+    pub(super) fn snapshot(&self) -> OutputSnapshot {
+        let (info, buffer) = {
+            let state = lock(&self.state);
+            (self.info_locked(&state), state.buffer.snapshot())
+        };
+        let formatted = buffer.format();
+        OutputSnapshot {
+            info,
+            output: formatted.text,
+            truncation: formatted.truncation,
+        }
+    }
+
+    pub(super) fn append_output(&self, bytes: &[u8]) {
+        lock(&self.state).buffer.write(bytes);
+    }
+
+    pub(super) async fn wait_exited(&self) {
+        let mut exited = self.exited.subscribe();
+        // The sender lives as long as `self`, so this cannot fail.
+        let _ = exited.wait_for(|exited| *exited).await;
+    }
+
+    pub(super) fn is_running(&self) -> bool {
+        lock(&self.state).exit.is_none()
+    }
+
+    /// Running, or exited leaving descendants that held its output pipe.
+    pub(super) fn needs_stopping(&self) -> bool {
+        let state = lock(&self.state);
+        state.exit.is_none() || state.lingering
+    }
+
+    /// When this exited process may be forgotten: its exit plus `retention`.
+    pub(super) fn exited_mono(&self) -> Option<Instant> {
+        lock(&self.state).exited_mono
+    }
+
+    /// Sends `signal` to a running process's group, recording `cause`.
+    ///
+    /// The state lock is held while signalling, so a process reported
+    /// exited is never signalled.
+    pub(super) fn deliver(
+        &self,
+        signal: Signal,
+        cause: Option<StopCause>,
+    ) -> Result<(), DeliverError> {
+        let mut state = lock(&self.state);
+        let child = match (&state.exit, &self.child) {
+            (None, Some(child)) => child,
+            _ => return Err(DeliverError::NotRunning),
+        };
+        child.signal(signal).map_err(DeliverError::Os)?;
+        match cause {
+            Some(cause) => {
+                state.stop.get_or_insert(cause);
+            }
+            None => state.soft_signaled = true,
+        }
+        Ok(())
+    }
+
+    /// Sends `signal` to the group of a process that is running or left
+    /// descendants behind, recording `cause`; failures are only logged.
+    pub(super) fn stop_quietly(&self, signal: Signal, cause: StopCause) {
+        let mut state = lock(&self.state);
+        if state.exit.is_none() {
+            state.stop.get_or_insert(cause);
+        } else if !state.lingering {
+            return;
+        }
+        if let Some(child) = &self.child
+            && let Err(error) = child.signal(signal)
+        {
+            tracing::debug!(process_id = %self.id, %signal, %error, "signal not delivered");
+        }
+    }
+
+    /// Who decided it should stop, and whether a soft signal was requested.
+    pub(super) fn stop_record(&self) -> (Option<StopCause>, bool) {
+        let state = lock(&self.state);
+        (state.stop, state.soft_signaled)
+    }
+
+    /// Publishes the exit: from now on the process is not running and its
+    /// output is final.
+    pub(super) fn finish(
+        &self,
+        exit: ExitInfo,
+        exited_mono: Instant,
+        lingering: bool,
+    ) -> ProcessInfo {
+        let info = {
+            let mut state = lock(&self.state);
+            state.exit = Some(exit);
+            state.exited_mono = Some(exited_mono);
+            state.lingering = lingering;
+            state.buffer.finish();
+            self.info_locked(&state)
+        };
+        self.exited.send_replace(true);
+        info
+    }
+}
