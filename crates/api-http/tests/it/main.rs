@@ -3,10 +3,13 @@
 //! on. Real processes unless a test needs to control time.
 
 mod access_log;
+mod deadlines;
 mod lifecycle;
+mod limits;
 mod list;
 mod output;
 mod signal;
 mod start;
 mod support;
+mod tokens;
 mod wire;

@@ -185,3 +185,38 @@ impl Api {
         self.manager.close().await;
     }
 }
+
+/// A FIFO a command under test writes to when it is ready: reading it blocks
+/// until then, which is the event a test waits on (instead of sleeping).
+pub(crate) struct Fifo(std::path::PathBuf);
+
+impl Fifo {
+    pub(crate) fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("agentproc-it-{}.fifo", Uuid::new_v4()));
+        let status = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .expect("mkfifo");
+        assert!(status.success(), "mkfifo failed");
+        Self(path)
+    }
+
+    pub(crate) fn path(&self) -> &str {
+        self.0.to_str().expect("utf-8 temp path")
+    }
+
+    /// Everything the command writes, once it closes the FIFO.
+    pub(crate) async fn read(&self) -> String {
+        let path = self.0.clone();
+        tokio::task::spawn_blocking(move || std::fs::read_to_string(path))
+            .await
+            .expect("join")
+            .expect("read fifo")
+    }
+}
+
+impl Drop for Fifo {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
