@@ -3,13 +3,14 @@
 
 use std::ffi::OsString;
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use agentproc_api_http::{ApiState, router};
 use agentproc_core::clock::SystemClock;
 use agentproc_core::exec::Env;
 use agentproc_core::{Manager, ManagerConfig};
-use agentproc_exec_local::LocalExecer;
+use agentproc_exec_local::{Journal, LocalExecer, Subreaper};
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -22,7 +23,10 @@ pub struct HostEnv {
     /// The environment children start from.
     pub vars: Env,
     /// The user's home directory.
-    pub home: Option<std::path::PathBuf>,
+    pub home: Option<PathBuf>,
+    /// The default state directory: `$XDG_STATE_HOME/agentproc`, else
+    /// `~/.local/state/agentproc`.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl HostEnv {
@@ -32,11 +36,17 @@ impl HostEnv {
         let vars = std::env::vars_os()
             .filter(|(name, _)| !name.to_string_lossy().starts_with(ENV_PREFIX))
             .collect();
+        let home: Option<PathBuf> = std::env::var_os("HOME")
+            .filter(|home| !home.is_empty())
+            .map(Into::into);
+        let state_home = std::env::var_os("XDG_STATE_HOME")
+            .filter(|dir| !dir.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| home.as_ref().map(|home| home.join(".local/state")));
         Self {
             vars,
-            home: std::env::var_os("HOME")
-                .filter(|home| !home.is_empty())
-                .map(Into::into),
+            state_dir: state_home.map(|dir| dir.join("agentproc")),
+            home,
         }
     }
 }
@@ -52,6 +62,22 @@ pub async fn serve(
     host: HostEnv,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let state_dir = settings
+        .state_dir
+        .clone()
+        .or(host.state_dir.clone())
+        .context("no state directory: set state_dir, or HOME or XDG_STATE_HOME")?;
+    let (journal, reclaimed) = Journal::open(&state_dir)?;
+    for entry in &reclaimed {
+        tracing::warn!(
+            kind = ?entry.kind,
+            id = entry.id,
+            killed = ?entry.killed,
+            "stopped processes a previous agentproc left running"
+        );
+    }
+    let subreaper = Subreaper::install(Some(Arc::clone(&journal)))
+        .context("cannot become the subreaper of child processes")?;
     let listener = TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -75,7 +101,11 @@ pub async fn serve(
             max_running_per_chat: settings.limits.max_running_per_chat,
             max_retained: settings.limits.max_retained,
         },
-        Arc::new(LocalExecer),
+        Arc::new(
+            LocalExecer::default()
+                .with_journal(Arc::clone(&journal))
+                .with_subreaper(subreaper),
+        ),
         Arc::new(SystemClock),
     );
     let app = router(ApiState {
@@ -91,6 +121,7 @@ pub async fn serve(
     }
     tracing::info!(
         %address,
+        state = %journal.path().display(),
         executor = manager.executor_kind(),
         version = env!("CARGO_PKG_VERSION"),
         "agentproc listening"

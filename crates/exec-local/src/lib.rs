@@ -7,6 +7,13 @@
 //! `wait4` so the exit carries the child's resource usage. Signals go to the
 //! whole process group with `killpg`.
 //!
+//! Optional process-wide services, for a process whose children all come
+//! from this executor (the `agentproc` binary):
+//! - [`Journal`]: records every spawned group in a state file, so a restart
+//!   after a crash stops what the crashed instance left running;
+//! - [`Subreaper`]: adopts descendants that daemonize, reaps them, and stops
+//!   them at shutdown.
+//!
 //! What it deliberately does not do:
 //! - limits, niceness or containment beyond the process group (that is
 //!   `agentproc-exec-sandbox`, which wraps this executor);
@@ -14,15 +21,23 @@
 //!   exits: [`ExecChild::wait`] resolves when the child itself exits, and the
 //!   manager decides how long to keep reading (Go's `WaitDelay`).
 
+pub mod journal;
+mod procfs;
+pub mod subreaper;
 mod sys;
+mod tracking;
 
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
+use std::pin::Pin;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use agentproc_core::exec::{
     ChildExit, ExecChild, ExecSpec, Execer, OutputReader, Signal, SignalError, SpawnError,
@@ -34,17 +49,58 @@ use nix::unistd::Pid;
 use tokio::io::unix::AsyncFd;
 use tokio::net::unix::pipe;
 
+pub use journal::Journal;
+pub use subreaper::Subreaper;
+
 /// Spawns processes directly on this host. See the crate documentation.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct LocalExecer;
+#[derive(Debug, Default, Clone)]
+pub struct LocalExecer {
+    journal: Option<Arc<Journal>>,
+    subreaper: Option<Arc<Subreaper>>,
+}
+
+impl LocalExecer {
+    /// Records every spawned process group in `journal`.
+    #[must_use]
+    pub fn with_journal(mut self, journal: Arc<Journal>) -> Self {
+        self.journal = Some(journal);
+        self
+    }
+
+    /// Stops the orphans `subreaper` adopted when the manager shuts down.
+    #[must_use]
+    pub fn with_subreaper(mut self, subreaper: Arc<Subreaper>) -> Self {
+        self.subreaper = Some(subreaper);
+        self
+    }
+}
 
 impl Execer for LocalExecer {
     fn spawn(&self, spec: &ExecSpec) -> Result<Box<dyn ExecChild>, SpawnError> {
-        spawn(spec).map(|child| Box::new(child) as Box<dyn ExecChild>)
+        let mut child = spawn(spec)?;
+        if let Some(journal) = &self.journal {
+            journal.record_group(child.pid);
+            child.journal = Some(Arc::clone(journal));
+        }
+        Ok(Box::new(child))
     }
 
     fn kind(&self) -> &'static str {
         "local"
+    }
+
+    fn shutdown(&self, grace: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        let subreaper = self.subreaper.clone();
+        let journal = self.journal.clone();
+        Box::pin(async move {
+            if let Some(subreaper) = subreaper {
+                subreaper.stop_orphans(grace).await;
+            }
+            // Every process group was stopped and waited for by the manager.
+            if let Some(journal) = journal {
+                journal.clear();
+            }
+        })
     }
 }
 
@@ -97,15 +153,20 @@ pub fn spawn_with(
         command.current_dir(dir);
     }
     customize(&mut command);
-    let child = command
-        .spawn()
-        .map_err(|error| spawn_error(spec, &program, error))?;
+    let pid = {
+        // Tracked before a subreaper's sweep can see it as a child.
+        let _spawning = tracking::shared();
+        let child = command
+            .spawn()
+            .map_err(|error| spawn_error(spec, &program, error))?;
+        tracking::track(child.id());
+        child.id()
+        // Dropping a std `Child` neither kills nor waits.
+    };
     // Dropping the command closes our copies of the pipe's write end, so the
     // reader sees end-of-file once the child and its descendants close
-    // theirs. Dropping a std `Child` neither kills nor waits.
+    // theirs.
     drop(command);
-    let pid = child.id();
-    drop(child);
 
     let exit_fd = match sys::pidfd_open(pid).and_then(sys::register_readable) {
         Ok(fd) => Some(fd),
@@ -119,6 +180,7 @@ pub fn spawn_with(
         exit_fd,
         output: Mutex::new(Some(Box::new(output))),
         reaped: AtomicBool::new(false),
+        journal: None,
     })
 }
 
@@ -161,6 +223,24 @@ pub struct LocalChild {
     exit_fd: Option<AsyncFd<OwnedFd>>,
     output: Mutex<Option<OutputReader>>,
     reaped: AtomicBool,
+    /// Where the group is recorded, to retire it once it is gone.
+    journal: Option<Arc<Journal>>,
+}
+
+impl Drop for LocalChild {
+    fn drop(&mut self) {
+        if !self.reaped.load(Ordering::Acquire) {
+            // Nobody will wait for it now: let a subreaper reap it as an
+            // orphan rather than leave a zombie.
+            tracking::untrack(self.pid);
+            return;
+        }
+        if let Some(journal) = &self.journal
+            && !self.group_alive()
+        {
+            journal.forget(self.pid);
+        }
+    }
 }
 
 impl fmt::Debug for LocalChild {
@@ -177,6 +257,11 @@ impl LocalChild {
     /// The process id, which is also its process group id.
     pub fn id(&self) -> u32 {
         self.pid
+    }
+
+    /// Whether any member of the process group is still alive.
+    fn group_alive(&self) -> bool {
+        i32::try_from(self.pid).is_ok_and(|pgid| killpg(Pid::from_raw(pgid), None).is_ok())
     }
 }
 
@@ -224,6 +309,7 @@ impl ExecChild for LocalChild {
             }
         };
         self.reaped.store(true, Ordering::Release);
+        tracking::untrack(self.pid);
         Ok(exit)
     }
 }

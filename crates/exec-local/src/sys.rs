@@ -3,7 +3,7 @@
 #![allow(unsafe_code)]
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus as StdExitStatus;
 use std::time::Duration;
@@ -27,6 +27,45 @@ pub(crate) fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
     // SAFETY: the kernel just returned this descriptor to us; nothing else
     // owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Blocks until every process in `pids` has exited (or is already gone), or
+/// `timeout` passes.
+pub(crate) fn wait_until_dead(pids: &[u32], timeout: Duration) {
+    let mut pending: Vec<OwnedFd> = pids
+        .iter()
+        .filter_map(|pid| pidfd_open(*pid).ok())
+        .collect();
+    let deadline = std::time::Instant::now() + timeout;
+    while !pending.is_empty() {
+        let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+        if remaining.is_zero() {
+            return;
+        }
+        let mut polled: Vec<libc::pollfd> = pending
+            .iter()
+            .map(|fd| libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        let millis =
+            libc::c_int::try_from(remaining.as_millis().max(1)).unwrap_or(libc::c_int::MAX);
+        // SAFETY: `polled` is a live, correctly sized array of pollfd for the
+        // duration of the call.
+        let ready =
+            unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, millis) };
+        if ready < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return;
+        }
+        let mut index = 0;
+        pending.retain(|_| {
+            let exited = polled[index].revents != 0;
+            index += 1;
+            !exited
+        });
+    }
 }
 
 /// Registers `fd` with Tokio's reactor for readability.

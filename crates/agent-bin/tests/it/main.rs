@@ -20,9 +20,23 @@ struct Server {
 /// Starts `agentproc serve` on an ephemeral port and waits for the log line
 /// that says where it listens.
 fn start_server(env: &[(&str, &str)]) -> Server {
+    start_server_in(&state_dir(), env)
+}
+
+/// A fresh state directory, so tests never share a journal.
+fn state_dir() -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("agentproc-it-state-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn start_server_in(state: &std::path::Path, env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
         .env_remove("AGENTPROC_LISTEN")
+        .env("AGENTPROC_STATE_DIR", state)
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -224,4 +238,126 @@ fn a_bad_configuration_exits_2_naming_the_key() {
         .expect("run");
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("listen"));
+}
+
+/// Reads log events until one whose message is `message`.
+fn wait_for_log(log: &mut BufReader<ChildStderr>, message: &str) -> serde_json::Value {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            log.read_line(&mut line).expect("read log") > 0,
+            "log ended before {message:?}"
+        );
+        let event: serde_json::Value = serde_json::from_str(&line).expect("json log line");
+        if event["message"] == message {
+            return event;
+        }
+    }
+}
+
+#[test]
+fn a_restart_stops_what_a_crashed_instance_left_running() {
+    let state = state_dir();
+    let mut server = start_server_in(&state, &[]);
+    let ready = fifo("crash");
+    let body = format!(
+        r#"{{"command":"sleep 300 & echo $$ $! > {}; wait","background":true}}"#,
+        ready.display()
+    );
+    server.json("POST", "/api/v0/processes/start", &body);
+    let pids = read_pids(&ready);
+    // Crash: no chance to clean up. The tree keeps running.
+    server.child.kill().expect("SIGKILL agentproc");
+    server.child.wait().expect("reap agentproc");
+    for pid in &pids {
+        assert!(!is_dead(*pid), "{pid} should outlive the crash");
+    }
+
+    // The next instance finds and stops them before it listens.
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .env("AGENTPROC_STATE_DIR", &state)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("restart");
+    let mut log = BufReader::new(child.stderr.take().expect("stderr"));
+    let event = wait_for_log(
+        &mut log,
+        "stopped processes a previous agentproc left running",
+    );
+    assert_eq!(event["id"], pids[0], "{event}");
+    for pid in &pids {
+        assert!(is_dead(*pid), "{pid} survived the restart");
+        assert!(
+            event["killed"]
+                .as_str()
+                .expect("killed")
+                .contains(&pid.to_string()),
+            "{event}"
+        );
+    }
+    wait_for_log(&mut log, "agentproc listening");
+    signal(child.id(), libc::SIGTERM);
+    let mut rest = String::new();
+    let _ = log.read_to_string(&mut rest);
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+#[test]
+fn daemonized_descendants_are_adopted_and_stopped_at_shutdown() {
+    let server = start_server(&[]);
+    let ready = fifo("daemon");
+    // The daemon leaves the process group (a new session) and its parent
+    // exits at once.
+    let body = format!(
+        r#"{{"command":"setsid sh -c 'echo $$ > {}; exec sleep 300' >/dev/null 2>&1 &"}}"#,
+        ready.display()
+    );
+    let started = server.json("POST", "/api/v0/processes/start", &body);
+    let daemon = read_pids(&ready)[0];
+    let id = started["id"].as_str().expect("id");
+    let done = server.json(
+        "GET",
+        &format!("/api/v0/processes/{id}/output?wait=true"),
+        "",
+    );
+    assert_eq!(done["exit_code"], 0);
+    // Its parent exited: it now belongs to agentproc, not to init.
+    let stat = std::fs::read_to_string(format!("/proc/{daemon}/stat")).expect("daemon alive");
+    let ppid: u32 = stat
+        .rsplit_once(')')
+        .expect("stat")
+        .1
+        .split_whitespace()
+        .nth(1)
+        .expect("ppid")
+        .parse()
+        .expect("number");
+    assert_eq!(ppid, server.child.id(), "adopted by the subreaper");
+
+    assert_eq!(server.terminate().code(), Some(0));
+    assert!(is_dead(daemon), "the daemon survived agentproc's shutdown");
+}
+
+#[test]
+fn two_instances_cannot_share_a_state_directory() {
+    let state = state_dir();
+    let first = start_server_in(&state, &[]);
+    let output = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("AGENTPROC_STATE_DIR", &state)
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains("another agentproc is already using the state directory"),
+        "{message}"
+    );
+    assert_eq!(first.terminate().code(), Some(0));
+    let _ = std::fs::remove_dir_all(&state);
 }

@@ -53,7 +53,7 @@ async fn a_deadline_escalates_for_a_tree_that_ignores_sigterm() {
             base_env: host_env(),
             ..ManagerConfig::default()
         },
-        Arc::new(LocalExecer),
+        Arc::new(LocalExecer::default()),
         Arc::new(clock.clone()),
         ApiConfig::default(),
     );

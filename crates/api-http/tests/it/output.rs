@@ -146,7 +146,7 @@ async fn wait_gives_up_at_the_cap_with_a_running_snapshot() {
             base_env: host_env(),
             ..ManagerConfig::default()
         },
-        Arc::new(LocalExecer),
+        Arc::new(LocalExecer::default()),
         Arc::new(clock.clone()),
         ApiConfig::default(),
     );

@@ -67,7 +67,7 @@ impl Api {
         }
         Self::build(
             config,
-            Arc::new(LocalExecer),
+            Arc::new(LocalExecer::default()),
             Arc::new(SystemClock),
             ApiConfig::default(),
         )

@@ -8,7 +8,15 @@ use agentproc_core::exec::{ExecChild, ExecSpec, Execer, ExitStatus, Signal, Spaw
 use agentproc_exec_local::LocalExecer;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
-fn sh(script: &str) -> ExecSpec {
+mod journal;
+mod subreaper;
+
+/// Held by tests that leave descendants running after their shell exits:
+/// the subreaper test stops every adopted orphan in this process, which
+/// must not include theirs.
+pub(crate) static ORPHANS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+pub(crate) fn sh(script: &str) -> ExecSpec {
     let mut spec = ExecSpec::new("sh");
     spec.args = vec!["-c".into(), script.into()];
     spec.env
@@ -17,7 +25,7 @@ fn sh(script: &str) -> ExecSpec {
 }
 
 fn spawn(spec: &ExecSpec) -> Box<dyn ExecChild> {
-    LocalExecer.spawn(spec).expect("spawn")
+    LocalExecer::default().spawn(spec).expect("spawn")
 }
 
 async fn read_all(child: &dyn ExecChild) -> String {
@@ -128,6 +136,7 @@ async fn a_group_kill_reaches_a_backgrounded_grandchild() {
 
 #[tokio::test]
 async fn wait_does_not_depend_on_descendants_holding_the_pipe() {
+    let _orphans = ORPHANS.lock().await;
     let child = spawn(&sh("sleep 300 & echo started"));
     let mut output = BufReader::new(child.take_output().expect("output"));
     let mut first = String::new();
@@ -166,7 +175,9 @@ async fn a_missing_program_reads_like_go() {
     let mut spec = ExecSpec::new("agentproc-no-such-program");
     spec.env
         .insert("PATH".into(), OsString::from("/usr/bin:/bin"));
-    let error = LocalExecer.spawn(&spec).expect_err("missing program");
+    let error = LocalExecer::default()
+        .spawn(&spec)
+        .expect_err("missing program");
     assert!(matches!(error, SpawnError::ProgramNotFound { .. }));
     assert_eq!(
         error.to_string(),
@@ -178,7 +189,9 @@ async fn a_missing_program_reads_like_go() {
 async fn a_missing_workdir_reads_like_go() {
     let mut spec = sh("true");
     spec.cwd = Some(PathBuf::from("/agentproc/no/such/dir"));
-    let error = LocalExecer.spawn(&spec).expect_err("missing dir");
+    let error = LocalExecer::default()
+        .spawn(&spec)
+        .expect_err("missing dir");
     assert_eq!(
         error.to_string(),
         "chdir /agentproc/no/such/dir: no such file or directory"
@@ -186,7 +199,7 @@ async fn a_missing_workdir_reads_like_go() {
 
     let file = std::env::current_exe().expect("test binary path");
     spec.cwd = Some(file.clone());
-    let error = LocalExecer.spawn(&spec).expect_err("not a dir");
+    let error = LocalExecer::default().spawn(&spec).expect_err("not a dir");
     assert_eq!(
         error.to_string(),
         format!("chdir {}: not a directory", file.display())

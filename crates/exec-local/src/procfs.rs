@@ -1,0 +1,154 @@
+//! Reading process facts from `/proc`: a process's state, group and start
+//! time (which, with the pid, identifies a process across pid reuse), this
+//! process's children, and the boot id.
+
+use std::fs;
+use std::io;
+
+/// What `/proc/<pid>/stat` says about a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stat {
+    /// One-letter state (`R`, `S`, `Z`, ...).
+    pub(crate) state: char,
+    /// Parent pid.
+    pub(crate) ppid: u32,
+    /// Process group id.
+    pub(crate) pgrp: u32,
+    /// When it started, in clock ticks since boot.
+    pub(crate) start_time: u64,
+}
+
+impl Stat {
+    /// Whether it has exited (a zombie or being torn down).
+    pub(crate) fn is_dead(&self) -> bool {
+        matches!(self.state, 'Z' | 'X' | 'x')
+    }
+}
+
+/// Reads `/proc/<pid>/stat`; `Ok(None)` when there is no such process.
+pub(crate) fn stat(pid: u32) -> io::Result<Option<Stat>> {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(text) => parse_stat(&text).map(Some),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+        // A process that vanished between open and read.
+        Err(error) if error.raw_os_error() == Some(libc::ESRCH) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+fn parse_stat(text: &str) -> io::Result<Stat> {
+    let invalid = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "unexpected /proc/<pid>/stat format",
+        )
+    };
+    // The command name (field 2) may contain spaces and parentheses: the
+    // fields after it start after the last ')'.
+    let (_, rest) = text.rsplit_once(')').ok_or_else(invalid)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // fields[0] is field 3 of proc(5).
+    let field = |number: usize| fields.get(number - 3).copied().ok_or_else(invalid);
+    Ok(Stat {
+        state: field(3)?.chars().next().ok_or_else(invalid)?,
+        ppid: field(4)?.parse().map_err(|_| invalid())?,
+        pgrp: field(5)?.parse().map_err(|_| invalid())?,
+        start_time: field(22)?.parse().map_err(|_| invalid())?,
+    })
+}
+
+/// The pids of this process's children (of every thread).
+pub(crate) fn own_children() -> io::Result<Vec<u32>> {
+    let mut children = Vec::new();
+    let tasks = fs::read_dir("/proc/self/task")?;
+    let mut readable = false;
+    for task in tasks.flatten() {
+        if let Ok(text) = fs::read_to_string(task.path().join("children")) {
+            readable = true;
+            children.extend(
+                text.split_whitespace()
+                    .filter_map(|pid| pid.parse::<u32>().ok()),
+            );
+        }
+    }
+    if readable {
+        children.sort_unstable();
+        children.dedup();
+        return Ok(children);
+    }
+    // Kernels without CONFIG_PROC_CHILDREN: scan every process.
+    let me = std::process::id();
+    let mut children = Vec::new();
+    for entry in fs::read_dir("/proc")?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Ok(Some(stat)) = stat(pid)
+            && stat.ppid == me
+        {
+            children.push(pid);
+        }
+    }
+    Ok(children)
+}
+
+/// Every process whose group is `pgrp`.
+pub(crate) fn group_members(pgrp: u32) -> io::Result<Vec<(u32, Stat)>> {
+    let mut members = Vec::new();
+    for entry in fs::read_dir("/proc")?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Ok(Some(stat)) = stat(pid)
+            && stat.pgrp == pgrp
+        {
+            members.push((pid, stat));
+        }
+    }
+    Ok(members)
+}
+
+/// This boot's id: pids and start times from another boot mean nothing.
+pub(crate) fn boot_id() -> String {
+    fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|id| id.trim().to_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_parse_even_with_odd_command_names() {
+        let line = "4242 (my (odd) cmd) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10 18446744073709551615";
+        let stat = parse_stat(line).expect("parses");
+        assert_eq!(
+            stat,
+            Stat {
+                state: 'S',
+                ppid: 1,
+                pgrp: 4242,
+                start_time: 987_654
+            }
+        );
+        assert!(parse_stat("garbage").is_err());
+    }
+
+    #[test]
+    fn this_process_can_read_itself() {
+        let me = stat(std::process::id()).expect("read").expect("exists");
+        assert!(!me.is_dead());
+        assert!(me.start_time > 0);
+        assert_eq!(stat(u32::MAX).expect("read"), None);
+        assert!(!boot_id().is_empty());
+    }
+}
