@@ -89,7 +89,7 @@ impl Subreaper {
                 Ok(Some(_)) => {
                     let new = self.lock().insert(pid);
                     if new {
-                        tracing::info!(pid, "adopted an orphaned descendant");
+                        tracing::debug!(pid, "adopted an orphaned descendant");
                         if let Some(journal) = &self.journal {
                             journal.record_orphan(pid);
                         }
@@ -108,7 +108,7 @@ impl Subreaper {
             if let Some(journal) = &self.journal {
                 journal.forget(pid);
             }
-            tracing::info!(pid, "orphan reaped");
+            tracing::debug!(pid, "orphan reaped");
             let _ = self.reaped.send(pid);
         }
     }
