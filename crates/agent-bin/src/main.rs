@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use agentproc::cli::{Cli, Command};
 use agentproc::config::{self, SYSTEM_CONFIG};
-use agentproc::serve::{HostEnv, serve, shutdown_signal};
+use agentproc::serve::{HostEnv, Signals, serve};
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -40,8 +40,8 @@ fn main() -> ExitCode {
                 }
             };
             let outcome = runtime.block_on(async {
-                let shutdown = shutdown_signal()?;
-                serve(settings, HostEnv::from_process(), shutdown).await
+                let signals = Signals::install()?;
+                serve(settings, HostEnv::from_process(), signals).await
             });
             match outcome {
                 Ok(()) => ExitCode::SUCCESS,

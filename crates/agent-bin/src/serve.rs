@@ -2,8 +2,8 @@
 //! until shutdown, then stops every process before returning.
 
 use std::ffi::OsString;
-use std::future::Future;
-use std::path::PathBuf;
+use std::future::IntoFuture;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use agentproc_api_http::{ApiState, router};
@@ -51,17 +51,18 @@ impl HostEnv {
     }
 }
 
-/// Serves the API on `settings.listen` until `shutdown` resolves, then
-/// closes the manager (SIGTERM, grace, SIGKILL for every process group) and
-/// waits for in-flight requests.
+/// Serves the API on `settings.listen` until the first signal, then closes
+/// the manager (SIGTERM, grace, SIGKILL for every process group; a second
+/// signal kills at once) and gives in-flight requests the shutdown grace to
+/// finish.
 ///
 /// # Errors
 /// When the address cannot be bound or the server fails.
-pub async fn serve(
-    settings: Settings,
-    host: HostEnv,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyhow::Result<()> {
+    match agentproc_exec_local::raise_open_file_limit() {
+        Ok(limit) => tracing::debug!(limit, "open file limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open file limit"),
+    }
     let state_dir = settings
         .state_dir
         .clone()
@@ -85,9 +86,14 @@ pub async fn serve(
         .local_addr()
         .context("cannot read the bound address")?;
 
+    // Resolved once, with agentproc's own PATH (as Go's exec.Command does),
+    // so a request's env cannot change which shell runs.
+    let shell = find_program(&settings.shell, host.vars.get(&OsString::from("PATH")))
+        .with_context(|| format!("the shell {:?} was not found in PATH", settings.shell))?;
+    tracing::debug!(shell = %shell.display(), "shell");
     let manager = Manager::new(
         ManagerConfig {
-            shell: OsString::from(&settings.shell),
+            shell: shell.into_os_string(),
             default_workdir: settings.workdir.clone(),
             home_dir: host.home,
             base_env: host.vars,
@@ -128,42 +134,90 @@ pub async fn serve(
     );
 
     let stopping = CancellationToken::new();
-    let server = axum::serve(listener, app).with_graceful_shutdown({
-        let stopping = stopping.clone();
-        async move { stopping.cancelled().await }
-    });
-    let on_signal = {
-        let stopping = stopping.clone();
-        let manager = manager.clone();
-        async move {
-            shutdown.await;
-            tracing::info!("shutting down: stopping every process");
-            stopping.cancel();
-            // Closing ends every process, which also ends pending waits, so
-            // the server's graceful shutdown can finish.
+    let mut server = tokio::spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stopping.clone().cancelled_owned())
+            .into_future(),
+    );
+    let mut signals = signals;
+    tokio::select! {
+        () = signals.next() => {}
+        served = &mut server => {
+            // The server stopped on its own: still stop every process.
+            manager.close().await;
+            return served.context("the HTTP server task failed")?.context("the HTTP server failed");
+        }
+    }
+    tracing::info!("shutting down: stopping every process");
+    stopping.cancel();
+    // Closing ends every process, which also ends pending waits, so in-flight
+    // requests can finish. A second signal skips the grace periods.
+    tokio::select! {
+        () = manager.close() => {}
+        () = signals.next() => {
+            tracing::warn!("second signal: killing every process now");
+            manager.kill_all();
             manager.close().await;
         }
-    };
-    let (served, ()) = tokio::join!(async { server.await }, on_signal);
-    served.context("the HTTP server failed")?;
-    // If the server stopped on its own, still stop the processes.
-    manager.close().await;
+    }
+    // In-flight requests get a bounded time to finish; a client that keeps a
+    // request open (a slow or stuck upload) must not keep agentproc alive.
+    match tokio::time::timeout(settings.limits.shutdown_grace, &mut server).await {
+        Ok(served) => served
+            .context("the HTTP server task failed")?
+            .context("the HTTP server failed")?,
+        Err(_) => {
+            tracing::warn!("requests still open after the shutdown grace: closing them");
+            server.abort();
+        }
+    }
     tracing::info!("agentproc stopped");
     Ok(())
 }
 
-/// Resolves on the first SIGTERM or SIGINT.
-///
-/// # Errors
-/// When the signal handlers cannot be installed.
-pub fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    Ok(async move {
+/// The path of `program`: itself if it contains a `/`, else the first
+/// executable file of that name in `path` (a `PATH` value).
+pub fn find_program(program: &str, path: Option<&OsString>) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |candidate: &Path| {
+        candidate
+            .metadata()
+            .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let candidate = PathBuf::from(program);
+        return executable(&candidate).then_some(candidate);
+    }
+    std::env::split_paths(path?)
+        .map(|dir| dir.join(program))
+        .find(|candidate| executable(candidate))
+}
+
+/// SIGTERM and SIGINT, as a stream.
+#[derive(Debug)]
+pub struct Signals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Starts listening for SIGTERM and SIGINT.
+    ///
+    /// # Errors
+    /// When the signal handlers cannot be installed.
+    pub fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            terminate: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+            interrupt: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+        })
+    }
+
+    /// Resolves on the next SIGTERM or SIGINT.
+    pub async fn next(&mut self) {
         tokio::select! {
-            _ = terminate.recv() => tracing::info!("received SIGTERM"),
-            _ = interrupt.recv() => tracing::info!("received SIGINT"),
+            _ = self.terminate.recv() => tracing::info!("received SIGTERM"),
+            _ = self.interrupt.recv() => tracing::info!("received SIGINT"),
         }
-    })
+    }
 }

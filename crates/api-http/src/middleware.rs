@@ -15,32 +15,57 @@ use crate::chat::chat_id;
 use crate::error::ApiError;
 
 /// One log line per request: method, route, status, latency, and the chat
-/// id when the request carries one.
+/// id when the request carries one. A request whose client went away before
+/// the answer (a dropped long wait) is logged too, with status 499.
 ///
 /// Latency is measured with the real clock on purpose: it describes the
 /// server, not the managed processes, and never feeds back into behaviour.
 pub(crate) async fn access_log(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|matched| matched.as_str().to_owned());
-    let chat = chat_id(request.headers());
+    let mut entry = AccessEntry {
+        started: Instant::now(),
+        method: request.method().to_string(),
+        path: request.uri().path().to_owned(),
+        route: request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|matched| matched.as_str().to_owned()),
+        chat: chat_id(request.headers()),
+        status: None,
+    };
     let response = next.run(request).await;
-    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    tracing::info!(
-        target: "agentproc::access",
-        method = %method,
-        path = %path,
-        route = route.as_deref(),
-        status = response.status().as_u16(),
-        latency_us,
-        chat_id = chat.map(tracing::field::display),
-        "request"
-    );
+    entry.status = Some(response.status().as_u16());
     response
+}
+
+/// The access-log line of one request, written when it is dropped: after
+/// the response, or when the client went away first.
+struct AccessEntry {
+    started: Instant,
+    method: String,
+    path: String,
+    route: Option<String>,
+    chat: Option<uuid::Uuid>,
+    status: Option<u16>,
+}
+
+/// nginx's "client closed request".
+const CLIENT_CLOSED: u16 = 499;
+
+impl Drop for AccessEntry {
+    fn drop(&mut self) {
+        let latency_us = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        tracing::info!(
+            target: "agentproc::access",
+            method = %self.method,
+            path = %self.path,
+            route = self.route.as_deref(),
+            status = self.status.unwrap_or(CLIENT_CLOSED),
+            latency_us,
+            chat_id = self.chat.map(tracing::field::display),
+            "{}",
+            if self.status.is_some() { "request" } else { "request abandoned by the client" }
+        );
+    }
 }
 
 /// Refuses requests a browser sends on behalf of another site.

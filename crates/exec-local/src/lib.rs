@@ -152,6 +152,7 @@ pub fn spawn_with(
     if let Some(dir) = &spec.cwd {
         command.current_dir(dir);
     }
+    sys::restore_open_file_limit(&mut command);
     customize(&mut command);
     let pid = {
         // Tracked before a subreaper's sweep can see it as a child.
@@ -177,7 +178,8 @@ pub fn spawn_with(
     };
     Ok(LocalChild {
         pid,
-        exit_fd,
+        has_pidfd: exit_fd.is_some(),
+        exit_fd: Mutex::new(exit_fd),
         output: Mutex::new(Some(Box::new(output))),
         reaped: AtomicBool::new(false),
         journal: None,
@@ -220,7 +222,11 @@ fn spawn_error(spec: &ExecSpec, program: &str, error: io::Error) -> SpawnError {
 pub struct LocalChild {
     pid: u32,
     /// Readable once the child has exited; `None` on kernels without pidfd.
-    exit_fd: Option<AsyncFd<OwnedFd>>,
+    /// The pidfd, held only until the child is reaped (so exited children
+    /// cost no file descriptor). Taken by the waiting future while it waits.
+    exit_fd: Mutex<Option<AsyncFd<OwnedFd>>>,
+    /// Whether a pidfd was opened (otherwise a blocking thread waits).
+    has_pidfd: bool,
     output: Mutex<Option<OutputReader>>,
     reaped: AtomicBool,
     /// Where the group is recorded, to retire it once it is gone.
@@ -247,7 +253,7 @@ impl fmt::Debug for LocalChild {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LocalChild")
             .field("pid", &self.pid)
-            .field("pidfd", &self.exit_fd.is_some())
+            .field("pidfd", &self.has_pidfd)
             .field("reaped", &self.reaped.load(Ordering::Relaxed))
             .finish()
     }
@@ -272,16 +278,17 @@ impl ExecChild for LocalChild {
     }
 
     fn take_output(&self) -> Option<OutputReader> {
-        self.output
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
+        lock(&self.output).take()
     }
 
     fn signal(&self, signal: Signal) -> Result<(), SignalError> {
         // The group id is the leader's pid. While any member is alive the
-        // kernel keeps that number reserved, so this reaches our group or
-        // fails with ESRCH.
+        // kernel keeps that number reserved, so this reaches our group. Once
+        // every member is gone (the leader reaped, the rest exited) the
+        // number is free, and in theory a new group could reuse it before
+        // the manager stops signalling; the manager only signals processes
+        // it considers running or lingering, which keeps that window to
+        // the output-drain grace.
         let pgid = Pid::from_raw(i32::try_from(self.pid).map_err(io::Error::other)?);
         killpg(pgid, to_nix(signal)).map_err(|errno| io::Error::from_raw_os_error(errno as i32))?;
         Ok(())
@@ -291,27 +298,57 @@ impl ExecChild for LocalChild {
         if self.reaped.load(Ordering::Acquire) {
             return Err(WaitError::AlreadyWaited);
         }
-        let exit = match &self.exit_fd {
-            Some(exit_fd) => loop {
-                let mut ready = exit_fd.readable().await.map_err(os_wait_error)?;
-                match sys::wait4(self.pid, true).map_err(os_wait_error)? {
-                    Some(exit) => break exit,
-                    None => ready.clear_ready(),
-                }
-            },
-            None => {
-                let pid = self.pid;
-                tokio::task::spawn_blocking(move || sys::wait4(pid, false))
-                    .await
-                    .map_err(|join| os_wait_error(io::Error::other(join)))?
-                    .map_err(os_wait_error)?
-                    .ok_or_else(|| os_wait_error(io::Error::other("wait4 returned no child")))?
-            }
+        let exit = if self.has_pidfd {
+            let mut lease = Lease {
+                slot: &self.exit_fd,
+                fd: lock(&self.exit_fd).take(),
+            };
+            let exit = match &lease.fd {
+                Some(exit_fd) => loop {
+                    let mut ready = exit_fd.readable().await.map_err(os_wait_error)?;
+                    match sys::wait4(self.pid, true).map_err(os_wait_error)? {
+                        Some(exit) => break exit,
+                        None => ready.clear_ready(),
+                    }
+                },
+                // Another wait holds the pidfd.
+                None => return Err(WaitError::AlreadyWaited),
+            };
+            // Reaped: close the pidfd now rather than when the child is
+            // dropped.
+            lease.fd = None;
+            exit
+        } else {
+            let pid = self.pid;
+            tokio::task::spawn_blocking(move || sys::wait4(pid, false))
+                .await
+                .map_err(|join| os_wait_error(io::Error::other(join)))?
+                .map_err(os_wait_error)?
+                .ok_or_else(|| os_wait_error(io::Error::other("wait4 returned no child")))?
         };
         self.reaped.store(true, Ordering::Release);
         tracking::untrack(self.pid);
         Ok(exit)
     }
+}
+
+/// The pidfd, borrowed by a waiting future; put back if the future is
+/// dropped before the child is reaped.
+struct Lease<'a> {
+    slot: &'a Mutex<Option<AsyncFd<OwnedFd>>>,
+    fd: Option<AsyncFd<OwnedFd>>,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(fd) = self.fd.take() {
+            *lock(self.slot) = Some(fd);
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn os_wait_error(source: io::Error) -> WaitError {
@@ -325,6 +362,29 @@ fn to_nix(signal: Signal) -> NixSignal {
         Signal::Interrupt => NixSignal::SIGINT,
         Signal::Hangup => NixSignal::SIGHUP,
     }
+}
+
+/// Blocks until every process in `pids` has exited (or is already gone), or
+/// `timeout` passes; returns the ones still alive. Exited-but-unreaped
+/// processes (zombies) count as exited. Uses pidfds, so it wakes on the
+/// exits themselves.
+pub fn wait_until_dead(pids: &[u32], timeout: Duration) -> Vec<u32> {
+    sys::wait_until_dead(pids, timeout);
+    pids.iter()
+        .copied()
+        .filter(|pid| matches!(procfs::stat(*pid), Ok(Some(stat)) if !stat.is_dead()))
+        .collect()
+}
+
+/// Raises this process's soft limit on open files to the hard limit, as Go
+/// programs do: agentproc holds a pipe and a pidfd per running process.
+/// Children spawned afterwards get the original limit back. Returns the new
+/// limit.
+///
+/// # Errors
+/// When the limits cannot be read or set.
+pub fn raise_open_file_limit() -> io::Result<u64> {
+    sys::raise_open_file_limit()
 }
 
 /// The conventional name of a signal number on this platform, e.g.

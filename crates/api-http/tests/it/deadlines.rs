@@ -11,32 +11,46 @@ use agentproc_exec_local::LocalExecer;
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::support::{Api, Fifo, host_env};
+use crate::support::{Api, Fifo, host_env, read_pids, survivors};
 
-fn quick_grace() -> Api {
-    Api::local_with(ManagerConfig {
-        deadline_grace: Duration::from_millis(200),
-        ..ManagerConfig::default()
-    })
+/// A router over real processes whose deadlines run on `clock`.
+fn manual(clock: &ManualClock) -> Api {
+    Api::build(
+        ManagerConfig {
+            base_env: host_env(),
+            ..ManagerConfig::default()
+        },
+        Arc::new(LocalExecer::default()),
+        Arc::new(clock.clone()),
+        ApiConfig::default(),
+    )
 }
 
 #[tokio::test]
 async fn a_deadline_stops_the_whole_tree() {
-    let api = quick_grace();
+    let clock = ManualClock::default();
+    let api = manual(&clock);
+    let fifo = Fifo::new();
+    let command = format!(
+        "sleep 300 & echo $$ $! > {}; sleep 300; echo never",
+        fifo.path()
+    );
+    let id = api
+        .start(json!({"command": command, "timeout_ms": 300}), None)
+        .await;
+    let pids = read_pids(&fifo).await;
+    clock.wait_for_timers(1).await;
+    assert_eq!(clock.next_timer_in(), Some(Duration::from_millis(300)));
+    clock.advance(Duration::from_millis(300));
     // The grandchild holds the output pipe: `running` turns false only once
     // it is gone too.
-    let id = api
-        .start(
-            json!({"command": "sleep 300 & sleep 300; echo never", "timeout_ms": 300}),
-            None,
-        )
-        .await;
     let done = api.wait(&id, None).await;
     assert_eq!(done.json["running"], false);
     assert_eq!(done.json["exit_code"], -1);
     assert_eq!(done.json["exit_reason"], "deadline_exceeded");
     assert_eq!(done.json["signal"], "SIGTERM");
     assert_eq!(done.json["output"], "");
+    assert!(survivors(pids).await.is_empty());
     let listed = &api.list(None).await[0];
     assert_eq!(listed["timeout_ms"], 300);
     assert_eq!(listed["exit_reason"], "deadline_exceeded");
@@ -48,15 +62,7 @@ async fn a_deadline_escalates_for_a_tree_that_ignores_sigterm() {
     // A manual clock decides when the deadline passes: only after the shell
     // has installed its trap.
     let clock = ManualClock::default();
-    let api = Api::build(
-        ManagerConfig {
-            base_env: host_env(),
-            ..ManagerConfig::default()
-        },
-        Arc::new(LocalExecer::default()),
-        Arc::new(clock.clone()),
-        ApiConfig::default(),
-    );
+    let api = manual(&clock);
     let ready = Fifo::new();
     let command = format!("trap '' TERM; echo > {}; sleep 300 & wait", ready.path());
     let id = api

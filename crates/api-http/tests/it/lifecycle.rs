@@ -1,14 +1,18 @@
 //! Whole lifecycles through the API, with real processes.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use agentproc_api_http::ApiConfig;
 use agentproc_core::ManagerConfig;
 use agentproc_core::manager::ManagerEvent;
+use agentproc_core::testing::ManualClock;
+use agentproc_exec_local::LocalExecer;
 use axum::http::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::support::Api;
+use crate::support::{Api, Fifo, host_env, read_pids, survivors};
 
 #[tokio::test]
 async fn start_wait_check_output() {
@@ -54,18 +58,50 @@ async fn a_descendant_holding_the_pipe_yields_minus_one_after_the_grace() {
         pipe_drain_grace: Duration::from_millis(200),
         ..ManagerConfig::default()
     });
-    let id = api.start_cmd("sleep 300 & echo started").await;
+    let fifo = Fifo::new();
+    let id = api
+        .start_cmd(&format!(
+            "sleep 300 & echo $! > {}; echo started",
+            fifo.path()
+        ))
+        .await;
+    let pids = read_pids(&fifo).await;
     let done = api.wait(&id, None).await;
     assert_eq!(done.json["output"], "started\n");
     assert_eq!(done.json["exit_code"], -1, "Go's ErrWaitDelay case");
     // Shutdown still reaches the sleep left in the group.
-    api.close().await;
+    api.manager.close().await;
+    assert!(
+        survivors(pids).await.is_empty(),
+        "the sleep survived shutdown"
+    );
 }
 
 #[tokio::test]
-async fn output_written_just_after_the_shell_exits_is_kept() {
-    let api = Api::local();
-    let id = api.start_cmd("(sleep 0.2; echo late) & echo early").await;
+async fn output_written_after_the_shell_exits_is_kept() {
+    // The drain grace runs on a manual clock: it cannot run out before the
+    // test has the background job write.
+    let clock = ManualClock::default();
+    let api = Api::build(
+        ManagerConfig {
+            base_env: host_env(),
+            ..ManagerConfig::default()
+        },
+        Arc::new(LocalExecer::default()),
+        Arc::new(clock.clone()),
+        ApiConfig::default(),
+    );
+    let go = Fifo::new();
+    let id = api
+        .start_cmd(&format!(
+            "(cat {} >/dev/null; echo late) & echo early",
+            go.path()
+        ))
+        .await;
+    // The shell has exited once the drain grace is armed.
+    clock.wait_for_timers(1).await;
+    assert_eq!(api.output(&id, None).await.json["running"], true);
+    go.write("go").await;
     let done = api.wait(&id, None).await;
     assert_eq!(done.json["output"], "early\nlate\n");
     assert_eq!(done.json["exit_code"], 0);
@@ -104,10 +140,27 @@ async fn shutdown_stops_running_trees_and_waits() {
         shutdown_grace: Duration::from_millis(200),
         ..ManagerConfig::default()
     });
-    let id = api.start_cmd("sleep 300 & sleep 300 & wait").await;
+    let fifo = Fifo::new();
+    let id = api
+        .start_cmd(&format!(
+            "sleep 300 & a=$!; sleep 300 & echo $$ $a $! > {}; wait",
+            fifo.path()
+        ))
+        .await;
+    let mut pids = read_pids(&fifo).await;
     // Ignoring SIGTERM is inherited by the sleep: only SIGKILL ends these.
-    let trapped = api.start_cmd("trap '' TERM; sleep 300 & wait").await;
+    let trapped = api
+        .start_cmd(&format!(
+            "trap '' TERM; sleep 300 & echo $$ $! > {}; wait",
+            fifo.path()
+        ))
+        .await;
+    pids.extend(read_pids(&fifo).await);
     api.manager.close().await;
+    assert!(
+        survivors(pids).await.is_empty(),
+        "a process survived shutdown"
+    );
     for id in [&id, &trapped] {
         let reply = api.output(id, None).await;
         assert_eq!(reply.json["running"], false, "{id}");

@@ -178,7 +178,18 @@ async fn wait_gives_up_at_the_cap_with_a_running_snapshot() {
 
 #[tokio::test]
 async fn concurrent_waiters_all_wake_on_kill() {
-    let api = Arc::new(Api::local());
+    // On a manual clock each waiting request arms a timer, so the test knows
+    // all of them are waiting before it kills the process.
+    let clock = ManualClock::default();
+    let api = Arc::new(Api::build(
+        ManagerConfig {
+            base_env: host_env(),
+            ..ManagerConfig::default()
+        },
+        Arc::new(LocalExecer::default()),
+        Arc::new(clock.clone()),
+        ApiConfig::default(),
+    ));
     let id = api.start_cmd("sleep 300").await;
     let waiters: Vec<_> = (0..4)
         .map(|_| {
@@ -187,6 +198,7 @@ async fn concurrent_waiters_all_wake_on_kill() {
             tokio::spawn(async move { api.wait(&id, None).await.json })
         })
         .collect();
+    clock.wait_for_timers(4).await;
     assert_eq!(api.signal(&id, "kill", None).await.status, StatusCode::OK);
     for waiter in waiters {
         let json = waiter.await.expect("join");

@@ -1,10 +1,13 @@
 //! `POST /{id}/signal`, including Coder's validation order.
 
+use std::time::Duration;
+
+use agentproc_core::ManagerConfig;
 use axum::http::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::support::Api;
+use crate::support::{Api, Fifo, read_pids, survivors};
 
 #[tokio::test]
 async fn kill_ends_a_running_process() {
@@ -36,18 +39,32 @@ async fn terminate_ends_a_running_process() {
 
 #[tokio::test]
 async fn signals_reach_the_whole_group() {
-    let api = Api::local();
-    // The shell waits on two background sleeps; both hold the output pipe.
-    let id = api.start_cmd("sleep 300 & sleep 300 & wait").await;
+    // A drain grace longer than the wait cap: the wait can only see the
+    // process exit if every holder of the output pipe died.
+    let api = Api::local_with(ManagerConfig {
+        pipe_drain_grace: Duration::from_secs(3600),
+        ..ManagerConfig::default()
+    });
+    let fifo = Fifo::new();
+    let id = api
+        .start_cmd(&format!(
+            "sleep 300 & a=$!; sleep 300 & echo $a $! > {}; wait",
+            fifo.path()
+        ))
+        .await;
+    // The sleeps exist before the signal is sent.
+    let pids = read_pids(&fifo).await;
     assert_eq!(
         api.signal(&id, "terminate", None).await.status,
         StatusCode::OK
     );
-    // `running` turns false only once every pipe holder is gone, so this
-    // returns only if the grandchildren died too (well before the 5 s drain
-    // grace would have reported -1 regardless).
     let done = api.wait(&id, None).await;
-    assert_eq!(done.json["running"], false);
+    assert_eq!(
+        done.json["running"], false,
+        "the grandchildren still hold the pipe"
+    );
+    assert_eq!(done.json["exit_reason"], "killed");
+    assert!(survivors(pids).await.is_empty());
     api.close().await;
 }
 

@@ -186,6 +186,32 @@ impl Api {
     }
 }
 
+impl Drop for Api {
+    /// A test that fails before `close` must not leave processes running.
+    fn drop(&mut self) {
+        self.manager.kill_all();
+    }
+}
+
+/// Waits (on the exits themselves, bounded as a hang guard) until `pids`
+/// are dead; returns the survivors.
+pub(crate) async fn survivors(pids: Vec<u32>) -> Vec<u32> {
+    tokio::task::spawn_blocking(move || {
+        agentproc_exec_local::wait_until_dead(&pids, std::time::Duration::from_secs(30))
+    })
+    .await
+    .expect("join")
+}
+
+/// The pids a command wrote (space-separated) to a FIFO.
+pub(crate) async fn read_pids(fifo: &Fifo) -> Vec<u32> {
+    fifo.read()
+        .await
+        .split_whitespace()
+        .map(|pid| pid.parse().expect("a pid"))
+        .collect()
+}
+
 /// A FIFO a command under test writes to when it is ready: reading it blocks
 /// until then, which is the event a test waits on (instead of sleeping).
 pub(crate) struct Fifo(std::path::PathBuf);
@@ -203,6 +229,17 @@ impl Fifo {
 
     pub(crate) fn path(&self) -> &str {
         self.0.to_str().expect("utf-8 temp path")
+    }
+
+    /// Writes `text` to the command reading the FIFO (blocks until it opens
+    /// it).
+    pub(crate) async fn write(&self, text: &str) {
+        let path = self.0.clone();
+        let text = text.to_owned();
+        tokio::task::spawn_blocking(move || std::fs::write(path, text))
+            .await
+            .expect("join")
+            .expect("write fifo");
     }
 
     /// Everything the command writes, once it closes the FIFO.

@@ -12,9 +12,11 @@
 //!   are counted in `omitted_bytes`;
 //! - while the buffer is not finished, a character whose last bytes have not
 //!   arrived yet is held back instead of being shown as garbage;
-//! - bytes that were invalid UTF-8 in the program's own output become U+FFFD.
+//! - each byte that is invalid UTF-8 in the program's own output becomes
+//!   U+FFFD (as Go's JSON encoder does); line lengths are measured in the
+//!   program's bytes, before that replacement.
 
-use std::fmt::Write as _;
+use std::borrow::Cow;
 
 /// Bytes kept from the start of the output.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
@@ -32,7 +34,8 @@ pub const STRATEGY_HEAD_TAIL: &str = "head_tail";
 pub struct Truncation {
     /// Every byte the process wrote.
     pub original_bytes: u64,
-    /// Length in bytes of the formatted output, marker included.
+    /// Length of the formatted output, marker included, in the program's
+    /// bytes (an invalid byte counts 1, though it is shown as U+FFFD).
     pub retained_bytes: u64,
     /// Bytes written that appear nowhere in the formatted output (evicted
     /// from the ring, or dropped to keep a cut on a character boundary).
@@ -233,7 +236,7 @@ impl BufferSnapshot {
                 head.truncate(head.len() - incomplete_suffix_len(&head));
             }
             return FormattedOutput {
-                text: truncate_lines(&String::from_utf8_lossy(&head)),
+                text: to_text(&truncate_lines(&head)),
                 truncation: None,
             };
         }
@@ -270,14 +273,18 @@ impl BufferSnapshot {
         };
         let omitted = self.total - stored + boundary_drops;
 
-        let mut text = truncate_lines(&String::from_utf8_lossy(&self.head));
-        if omitted > 0 {
-            let _ = write!(text, "\n\n... [omitted {omitted} bytes] ...\n\n");
+        let head = truncate_lines(&self.head);
+        let tail = truncate_lines(&self.tail);
+        let marker = if omitted > 0 {
+            format!("\n\n... [omitted {omitted} bytes] ...\n\n")
         } else {
-            text.push('\n');
-        }
-        text.push_str(&truncate_lines(&String::from_utf8_lossy(&self.tail)));
-        let retained_bytes = text.len() as u64;
+            "\n".to_owned()
+        };
+        // In the program's bytes, as Go counts it (before any U+FFFD).
+        let retained_bytes = (head.len() + marker.len() + tail.len()) as u64;
+        let mut text = to_text(&head);
+        text.push_str(&marker);
+        text.push_str(&to_text(&tail));
         FormattedOutput {
             text,
             truncation: Some(Truncation {
@@ -346,27 +353,65 @@ fn leading_continuation_len(bytes: &[u8]) -> usize {
         .count()
 }
 
-/// Shortens every line longer than [`MAX_LINE_LENGTH`] bytes to exactly
-/// that length or less: its start (cut on a character boundary) followed by
-/// [`LINE_TRUNCATION_SUFFIX`]. Newlines are kept, `\r` is not special.
-pub fn truncate_lines(text: &str) -> String {
-    if text.len() <= MAX_LINE_LENGTH {
-        return text.to_owned();
+/// Shortens every line longer than [`MAX_LINE_LENGTH`] bytes to its first
+/// 2032 bytes (fewer, to end on a character boundary) followed by
+/// [`LINE_TRUNCATION_SUFFIX`]. Lengths are in the program's own bytes, as
+/// Go measures them; newlines are kept, `\r` is not special.
+pub fn truncate_lines(bytes: &[u8]) -> Cow<'_, [u8]> {
+    if bytes.len() <= MAX_LINE_LENGTH {
+        return Cow::Borrowed(bytes);
     }
     let keep = MAX_LINE_LENGTH - LINE_TRUNCATION_SUFFIX.len();
-    let mut out = String::with_capacity(text.len().min(64 * 1024));
-    for (index, line) in text.split('\n').enumerate() {
+    let mut out = Vec::with_capacity(bytes.len().min(64 * 1024));
+    for (index, line) in bytes.split(|b| *b == b'\n').enumerate() {
         if index > 0 {
-            out.push('\n');
+            out.push(b'\n');
         }
         if line.len() > MAX_LINE_LENGTH {
-            out.push_str(&line[..line.floor_char_boundary(keep)]);
-            out.push_str(LINE_TRUNCATION_SUFFIX);
+            out.extend_from_slice(&line[..boundary_at_or_before(line, keep)]);
+            out.extend_from_slice(LINE_TRUNCATION_SUFFIX.as_bytes());
         } else {
-            out.push_str(line);
+            out.extend_from_slice(line);
         }
     }
-    out
+    Cow::Owned(out)
+}
+
+/// `index`, moved back to the start of the valid UTF-8 character it would
+/// split, if any. Invalid bytes count as one-byte characters.
+fn boundary_at_or_before(bytes: &[u8], index: usize) -> usize {
+    for back in 1..=index.min(3) {
+        let start = index - back;
+        let byte = bytes[start];
+        if byte & 0b1100_0000 == 0b1000_0000 {
+            continue; // a continuation byte: keep looking for the lead
+        }
+        let len = match byte {
+            0xC2..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF4 => 4,
+            _ => return index,
+        };
+        let crosses = start + len > index;
+        let valid = bytes
+            .get(start..start + len)
+            .is_some_and(|char| std::str::from_utf8(char).is_ok());
+        return if crosses && valid { start } else { index };
+    }
+    index
+}
+
+/// Text for JSON: valid UTF-8 as is, and each byte that is not part of a
+/// valid character as U+FFFD (as Go's JSON encoder does).
+fn to_text(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        for _ in chunk.invalid() {
+            text.push(char::REPLACEMENT_CHARACTER);
+        }
+    }
+    text
 }
 
 #[cfg(test)]

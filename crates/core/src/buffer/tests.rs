@@ -120,6 +120,14 @@ fn long_line_in_tail_is_truncated() {
 }
 
 #[test]
+fn the_buffer_can_be_shared_between_threads() {
+    // Go's buffer locks internally; ours is plain data behind the manager's
+    // lock, and the compiler checks it can cross threads.
+    fn shareable<T: Send + Sync>() {}
+    shareable::<HeadTailBuffer>();
+}
+
+#[test]
 fn concurrent_writes_are_consistent() {
     use std::sync::{Arc, Mutex};
     let buf = Arc::new(Mutex::new(HeadTailBuffer::default()));
@@ -301,7 +309,7 @@ fn incomplete_last_character_shows_as_replacement_once_finished() {
     let mut buf = HeadTailBuffer::default();
     buf.write(&"€".as_bytes()[..2]);
     buf.finish();
-    assert_eq!(buf.output().text, "\u{FFFD}");
+    assert_eq!(buf.output().text, "\u{FFFD}\u{FFFD}", "one per byte, as Go");
 }
 
 #[test]
@@ -323,6 +331,44 @@ fn long_line_cut_lands_on_a_character_boundary() {
     assert!(text.len() <= MAX_LINE_LENGTH);
     assert_eq!(text.len(), 2031 + LINE_TRUNCATION_SUFFIX.len());
     assert!(!text.contains('\u{FFFD}'));
+}
+
+#[test]
+fn lines_are_measured_in_the_programs_own_bytes() {
+    // 1000 invalid bytes are a 1001-byte line: short enough to keep whole,
+    // even though each becomes a 3-byte U+FFFD in the text.
+    let mut buf = HeadTailBuffer::default();
+    let mut line = vec![0xff; 1000];
+    line.push(b'\n');
+    buf.write(&line);
+    buf.finish();
+    let text = buf.output().text;
+    assert_eq!(text.chars().filter(|c| *c == '\u{FFFD}').count(), 1000);
+    assert!(!text.contains(LINE_TRUNCATION_SUFFIX));
+}
+
+#[test]
+fn each_invalid_byte_becomes_one_replacement_character() {
+    let mut buf = HeadTailBuffer::default();
+    // A truncated three-byte sequence (2 bytes) before ASCII: two bytes, two
+    // replacements, as Go's encoder writes them.
+    buf.write(b"a\xe2\x82b");
+    buf.finish();
+    assert_eq!(buf.output().text, "a\u{FFFD}\u{FFFD}b");
+}
+
+#[test]
+fn long_line_cuts_skip_back_over_a_split_character() {
+    let mut line = vec![b'a'; 2031];
+    line.extend_from_slice("€".as_bytes()); // bytes 2031..2034
+    line.extend_from_slice(&[b'z'; 100]);
+    let cut = truncate_lines(&line);
+    assert_eq!(cut.len(), 2031 + LINE_TRUNCATION_SUFFIX.len());
+    // Invalid bytes at the cut are cut like any byte.
+    let mut invalid = vec![b'a'; 2031];
+    invalid.extend_from_slice(&[0xe2, 0x82, 0x41]);
+    invalid.extend_from_slice(&[b'z'; 100]);
+    assert_eq!(truncate_lines(&invalid).len(), MAX_LINE_LENGTH);
 }
 
 #[test]

@@ -696,6 +696,21 @@ impl Manager {
         Ok(())
     }
 
+    /// Sends `SIGKILL` to every process group that is running (or left
+    /// descendants holding its output), at once and without waiting. For
+    /// emergencies — a second Ctrl-C, a test harness cleaning up after a
+    /// failure; [`Manager::close`] is the graceful way. New starts are still
+    /// accepted.
+    pub fn kill_all(&self) {
+        let targets: Vec<Arc<Process>> =
+            self.inner.registry().processes.values().cloned().collect();
+        for process in targets {
+            if process.needs_stopping() {
+                process.stop_quietly(Signal::Kill, StopCause::Shutdown);
+            }
+        }
+    }
+
     /// Whether [`Manager::close`] has begun.
     pub fn is_closed(&self) -> bool {
         self.inner.registry().closed

@@ -368,8 +368,10 @@ async fn a_pipe_held_past_the_grace_reports_minus_one_after_exactly_the_grace() 
     let (info, child) = h.start_cmd("sleep 300 & exit 0").await;
     child.exit_only(ExitStatus::Exited(0));
     h.clock.wait_for_timers(1).await;
+    assert_eq!(h.clock.next_timer_in(), Some(DEFAULT_PIPE_DRAIN_GRACE));
     h.clock
         .advance(DEFAULT_PIPE_DRAIN_GRACE - Duration::from_millis(1));
+    assert_eq!(h.clock.pending_timers(), 1, "the grace has not run out");
     assert!(h.manager.info(info.id, None).expect("exists").running());
     h.clock.advance(Duration::from_millis(1));
     let snapshot = h.exited(info.id).await;
@@ -399,7 +401,13 @@ async fn wait_returns_a_running_snapshot_at_its_deadline() {
             .await
     });
     h.clock.wait_for_timers(1).await;
+    assert_eq!(h.clock.next_timer_in(), Some(Duration::from_secs(300)));
     h.clock.advance(Duration::from_secs(299));
+    assert_eq!(
+        h.clock.pending_timers(),
+        1,
+        "the wait's deadline has not passed"
+    );
     assert!(!waiter.is_finished());
     h.clock.advance(Duration::from_secs(1));
     let snapshot = waiter.await.expect("join").expect("exists");
@@ -414,9 +422,15 @@ async fn new_output_does_not_end_a_wait() {
     let waiter = tokio::spawn(async move { manager.wait_for_exit(info.id, None, FOREVER).await });
     h.clock.wait_for_timers(1).await;
     child.write(b"progress\n");
-    // Let the pump deliver it; the waiter must still be waiting.
-    let _ = h.manager.output(info.id, None);
+    // Once the manager has taken the output in, a waiter woken by it would
+    // already have run (and dropped its timer).
+    child.wait_output_read().await;
     tokio::task::yield_now().await;
+    assert_eq!(
+        h.manager.output(info.id, None).expect("exists").output,
+        "progress\n"
+    );
+    assert_eq!(h.clock.pending_timers(), 1, "the waiter is still waiting");
     assert!(!waiter.is_finished());
     child.exit(ExitStatus::Exited(0));
     let snapshot = waiter.await.expect("join").expect("exists");

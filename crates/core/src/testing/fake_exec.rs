@@ -136,6 +136,7 @@ impl Execer for FakeExecer {
                 behavior: state.behavior,
                 state: Mutex::new(ChildState::default()),
                 exit: watch::Sender::new(None),
+                unread: watch::Sender::new(0),
             }),
         };
         state.children.push(process.clone());
@@ -165,6 +166,8 @@ struct ChildShared {
     behavior: SignalBehavior,
     state: Mutex<ChildState>,
     exit: watch::Sender<Option<ChildExit>>,
+    /// Bytes written but not yet read by the manager.
+    unread: watch::Sender<usize>,
 }
 
 #[derive(Debug, Default)]
@@ -191,11 +194,20 @@ impl FakeProcess {
         let waker = {
             let mut state = lock(&self.shared.state);
             state.output.extend(bytes);
+            self.shared.unread.send_replace(state.output.len());
             state.reader.take()
         };
         if let Some(waker) = waker {
             waker.wake();
         }
+    }
+
+    /// Waits until the manager has read everything written so far (it
+    /// appends what it reads to the buffer in the same step).
+    pub async fn wait_output_read(&self) {
+        let mut unread = self.shared.unread.subscribe();
+        // The sender lives as long as `self`, so this cannot fail.
+        let _ = unread.wait_for(|unread| *unread == 0).await;
     }
 
     /// Closes the output pipe (every holder is gone).
@@ -355,6 +367,9 @@ impl AsyncRead for FakeOutput {
         let n = buf.remaining().min(state.output.len());
         let bytes: Vec<u8> = state.output.drain(..n).collect();
         buf.put_slice(&bytes);
+        // Announced after this poll returns: the manager appends the bytes
+        // before it polls again, and the test task runs only after that.
+        self.process.shared.unread.send_replace(state.output.len());
         Poll::Ready(Ok(()))
     }
 }

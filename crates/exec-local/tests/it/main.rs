@@ -126,8 +126,12 @@ async fn a_group_kill_reaches_a_backgrounded_grandchild() {
     assert!(grandchild.parse::<u32>().is_ok());
     child.signal(Signal::Kill).expect("kill");
     // End of output means every holder of the pipe, the grandchild
-    // included, has exited.
-    assert_eq!(lines.next_line().await.expect("read"), None);
+    // included, has exited. (The timeout only guards against a hang if the
+    // grandchild survived; the sleep would hold the pipe for 300 s.)
+    let end = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("the grandchild survived the group kill");
+    assert_eq!(end.expect("read"), None);
     assert!(matches!(
         child.wait().await.expect("wait").status,
         ExitStatus::Signaled { signal: 9, .. }
