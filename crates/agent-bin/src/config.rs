@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use agentproc_api_http::ApiConfig;
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Deserializer};
@@ -165,7 +165,27 @@ pub fn unknown_env_vars(vars: impl IntoIterator<Item = String>) -> Vec<String> {
 pub fn load(args: &ServeArgs, system_file: &Path) -> anyhow::Result<Settings> {
     let figment = figment(args, system_file)?;
     let raw: RawConfig = figment.extract().map_err(describe)?;
-    raw.validate()
+    raw.validate(&figment)
+}
+
+/// Where the value of `key` came from, as " (in FILE)", " (from environment
+/// variable X)", " (from the command line)", or nothing for the defaults.
+fn origin(meta: Option<&figment::Metadata>, key: &str) -> String {
+    match meta {
+        Some(meta) if meta.name.contains("environment") => {
+            format!(
+                " (from environment variable {ENV_PREFIX}{})",
+                key.to_ascii_uppercase()
+            )
+        }
+        // Flags are merged as a serialized `ServeArgs`, named after its type.
+        Some(meta) if meta.name.contains("ServeArgs") => " (from the command line)".to_owned(),
+        Some(meta) => match &meta.source {
+            Some(figment::Source::File(path)) => format!(" (in {})", path.display()),
+            _ => String::new(),
+        },
+        None => String::new(),
+    }
 }
 
 /// All of figment's errors, each naming its key and where the value came
@@ -175,19 +195,7 @@ fn describe(error: figment::Error) -> anyhow::Error {
         .into_iter()
         .map(|error| {
             let key = error.path.join(".").to_ascii_lowercase();
-            let origin = match &error.metadata {
-                Some(meta) if meta.name.contains("environment") => {
-                    format!(
-                        " (from environment variable {ENV_PREFIX}{})",
-                        key.to_ascii_uppercase()
-                    )
-                }
-                Some(meta) => match &meta.source {
-                    Some(figment::Source::File(path)) => format!(" (in {})", path.display()),
-                    _ => format!(" (from {})", meta.name),
-                },
-                None => String::new(),
-            };
+            let origin = origin(error.metadata.as_ref(), &key);
             if key.is_empty() {
                 format!("{}{origin}", error.kind)
             } else {
@@ -203,21 +211,30 @@ impl RawConfig {
     ///
     /// # Errors
     /// A message naming the key.
-    pub fn validate(self) -> anyhow::Result<Settings> {
-        let listen: SocketAddr = self.listen.parse().with_context(|| {
-            format!(
-                "invalid configuration: key \"listen\": {:?} is not an address like 127.0.0.1:4242",
-                self.listen
+    pub fn validate(self, figment: &Figment) -> anyhow::Result<Settings> {
+        let invalid = |key: &str, problem: String| {
+            anyhow::anyhow!(
+                "invalid configuration: key \"{key}\"{}: {problem}",
+                origin(figment.find_metadata(key), key)
+            )
+        };
+        let listen: SocketAddr = self.listen.parse().map_err(|_| {
+            invalid(
+                "listen",
+                format!("{:?} is not an address like 127.0.0.1:4242", self.listen),
             )
         })?;
-        let filter: Targets = parse_log_filter(&self.log_level).with_context(|| {
-            format!(
-                "invalid configuration: key \"log_level\": {:?} is not a level (error, warn, info, debug, trace) or filter",
-                self.log_level
+        let filter: Targets = parse_log_filter(&self.log_level).map_err(|error| {
+            invalid(
+                "log_level",
+                format!(
+                    "{:?} is not a level (error, warn, info, debug, trace) or filter: {error}",
+                    self.log_level
+                ),
             )
         })?;
         if self.shell.is_empty() {
-            bail!("invalid configuration: key \"shell\" must not be empty");
+            return Err(invalid("shell", "must not be empty".to_owned()));
         }
         for (key, value) in [
             ("list_limit", self.list_limit),
@@ -225,7 +242,7 @@ impl RawConfig {
             ("max_retained", self.max_retained),
         ] {
             if value == 0 {
-                bail!("invalid configuration: key \"{key}\" must be at least 1");
+                return Err(invalid(key, "must be at least 1".to_owned()));
             }
         }
         Ok(Settings {

@@ -91,10 +91,23 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
     let shell = find_program(&settings.shell, host.vars.get(&OsString::from("PATH")))
         .with_context(|| format!("the shell {:?} was not found in PATH", settings.shell))?;
     tracing::debug!(shell = %shell.display(), "shell");
+    let workdir = match &settings.workdir {
+        Some(dir) => Some(
+            std::path::absolute(dir)
+                .with_context(|| format!("cannot make the workdir {} absolute", dir.display()))?,
+        ),
+        None => None,
+    };
+    if let Some(dir) = workdir.as_ref().filter(|dir| !dir.is_dir()) {
+        tracing::warn!(
+            workdir = %dir.display(),
+            "the configured workdir is not a directory: processes start in the home directory until it is"
+        );
+    }
     let manager = Manager::new(
         ManagerConfig {
             shell: shell.into_os_string(),
-            default_workdir: settings.workdir.clone(),
+            default_workdir: workdir,
             home_dir: host.home,
             base_env: host.vars,
             env_hook: None,

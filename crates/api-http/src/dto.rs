@@ -10,7 +10,7 @@ use agentproc_core::exec::{ResourceUsage, signal_name};
 use agentproc_core::{ExitInfo, OutputSnapshot, ProcessInfo, Started, TokenStatus};
 use serde::{Deserialize, Serialize};
 
-use crate::json::nullable;
+use crate::json::{nullable, string_map};
 
 /// `POST /start` body.
 #[derive(Debug, Default, Deserialize)]
@@ -19,7 +19,7 @@ pub(crate) struct StartProcessRequest {
     pub(crate) command: String,
     #[serde(default, deserialize_with = "nullable")]
     pub(crate) workdir: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "string_map")]
     pub(crate) env: BTreeMap<String, String>,
     #[serde(default, deserialize_with = "nullable")]
     pub(crate) background: bool,

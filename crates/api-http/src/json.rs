@@ -6,8 +6,9 @@
 //!
 //! In: Go's `json.Decoder.Decode` into a struct: only the first JSON value is
 //! read (trailing bytes are ignored), unknown fields are ignored, object keys
-//! match field names case-insensitively, and `null` (for the whole body or a
-//! field) leaves the zero value.
+//! match field names case-insensitively with the last matching key winning,
+//! `null` (for the whole body or a field) changes nothing, and invalid UTF-8
+//! inside strings becomes U+FFFD instead of an error.
 
 use std::io;
 
@@ -80,45 +81,110 @@ pub(crate) fn decode<T: DeserializeOwned + Default>(
     body: &[u8],
     fields: &[&str],
 ) -> Result<T, DecodeError> {
-    let mut values = serde_json::Deserializer::from_slice(body).into_iter::<Value>();
-    let value = match values.next() {
+    let body = String::from_utf8_lossy(body);
+    let mut values = serde_json::Deserializer::from_str(&body).into_iter::<Top>();
+    let entries = match values.next() {
         None => return Err(DecodeError("EOF".into())),
         Some(Err(error)) => return Err(DecodeError(error.to_string())),
-        Some(Ok(value)) => value,
-    };
-    match value {
-        Value::Null => Ok(T::default()),
-        Value::Object(object) => {
-            let mut folded = serde_json::Map::with_capacity(object.len());
-            for (key, value) in object {
-                let canonical = fields
-                    .iter()
-                    .find(|field| field.eq_ignore_ascii_case(&key))
-                    .map_or(key.clone(), |field| (*field).to_owned());
-                // An exact match beats a case-insensitive one.
-                if canonical != key && folded.contains_key(&canonical) {
-                    continue;
-                }
-                folded.insert(canonical, value);
-            }
-            serde_json::from_value(Value::Object(folded)).map_err(|e| DecodeError(e.to_string()))
+        Some(Ok(Top::Null)) => return Ok(T::default()),
+        Some(Ok(Top::Other(kind))) => {
+            return Err(DecodeError(format!(
+                "cannot unmarshal {kind} into an object"
+            )));
         }
-        other => Err(DecodeError(format!(
-            "cannot unmarshal {} into an object",
-            kind(&other)
-        ))),
+        Some(Ok(Top::Object(entries))) => entries,
+    };
+    let mut folded = serde_json::Map::with_capacity(entries.len());
+    // In document order: a later key for the same field wins, and a null
+    // changes nothing (Go decodes into the struct in place).
+    for (key, value) in entries {
+        if value.is_null() {
+            continue;
+        }
+        let canonical = fields
+            .iter()
+            .find(|field| field.eq_ignore_ascii_case(&key))
+            .map_or(key, |field| (*field).to_owned());
+        folded.insert(canonical, value);
+    }
+    serde_json::from_value(Value::Object(folded)).map_err(|e| DecodeError(e.to_string()))
+}
+
+/// The first value of a body: an object's entries in document order,
+/// duplicates included.
+enum Top {
+    Null,
+    Object(Vec<(String, Value)>),
+    Other(&'static str),
+}
+
+impl<'de> Deserialize<'de> for Top {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TopVisitor)
     }
 }
 
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
+struct TopVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TopVisitor {
+    type Value = Top;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
     }
+
+    fn visit_unit<E>(self) -> Result<Top, E> {
+        Ok(Top::Null)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Top, E> {
+        Ok(Top::Other("bool"))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Top, E> {
+        Ok(Top::Other("number"))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Top, E> {
+        Ok(Top::Other("number"))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Top, E> {
+        Ok(Top::Other("number"))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Top, E> {
+        Ok(Top::Other("string"))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Top, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Top::Other("array"))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(4));
+        while let Some(entry) = map.next_entry::<String, Value>()? {
+            entries.push(entry);
+        }
+        Ok(Top::Object(entries))
+    }
+}
+
+/// A map of strings where a `null` value is the empty string, as in Go.
+pub(crate) fn string_map<'de, D>(
+    deserializer: D,
+) -> Result<std::collections::BTreeMap<String, String>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let map =
+        Option::<std::collections::BTreeMap<String, Option<String>>>::deserialize(deserializer)?;
+    Ok(map
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(key, value)| (key, value.unwrap_or_default()))
+        .collect())
 }
 
 /// `#[serde(deserialize_with = "json::nullable")]`: `null` means the zero
@@ -184,10 +250,23 @@ mod tests {
             "ls"
         );
         assert_eq!(
-            decode_request(r#"{"command":"exact","Command":"folded"}"#)
+            decode_request(r#"{"command":"first","Command":"last"}"#)
                 .expect("ok")
                 .command,
-            "exact"
+            "last",
+            "the last matching key wins, as in Go"
+        );
+        assert_eq!(
+            decode_request(r#"{"command":"kept","command":null}"#)
+                .expect("ok")
+                .command,
+            "kept",
+            "a null changes nothing"
+        );
+        let raw: &[u8] = b"{\"command\":\"echo \xff\"}";
+        assert_eq!(
+            decode::<Request>(raw, FIELDS).expect("ok").command,
+            "echo \u{FFFD}"
         );
         assert_eq!(decode_request("null").expect("ok"), Request::default());
         assert_eq!(

@@ -158,6 +158,13 @@ fn bad_values_name_their_key() {
         })
     });
     assert!(message.contains("\"listen\""), "{message}");
+    assert!(message.contains("from the command line"), "{message}");
+
+    let message = error_for(|jail| {
+        jail.set_env("AGENTPROC_MAX_RUNNING", "0");
+        Ok(args())
+    });
+    assert!(message.contains("key \"max_running\" (from environment variable AGENTPROC_MAX_RUNNING): must be at least 1"), "{message}");
 
     let message = error_for(|jail| {
         jail.set_env("AGENTPROC_LOG_LEVEL", "loud");

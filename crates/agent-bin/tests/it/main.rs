@@ -361,3 +361,49 @@ fn two_instances_cannot_share_a_state_directory() {
     assert_eq!(first.terminate().code(), Some(0));
     let _ = std::fs::remove_dir_all(&state);
 }
+
+#[test]
+fn exited_processes_hold_no_file_descriptors() {
+    let server = start_server(&[]);
+    for _ in 0..20 {
+        let started = server.json("POST", "/api/v0/processes/start", r#"{"command":"true"}"#);
+        let id = started["id"].as_str().expect("id");
+        server.json(
+            "GET",
+            &format!("/api/v0/processes/{id}/output?wait=true"),
+            "",
+        );
+    }
+    assert_eq!(
+        server.json("GET", "/api/v0/processes/list", "")["processes"]
+            .as_array()
+            .map(Vec::len),
+        Some(10)
+    );
+    let pidfds = std::fs::read_dir(format!("/proc/{}/fd", server.child.id()))
+        .expect("fd dir")
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().contains("pidfd"))
+        .count();
+    assert_eq!(pidfds, 0, "exited processes keep pidfds open");
+    assert_eq!(server.terminate().code(), Some(0));
+}
+
+#[test]
+fn a_request_path_cannot_change_which_shell_runs() {
+    let server = start_server(&[]);
+    let started = server.json(
+        "POST",
+        "/api/v0/processes/start",
+        r#"{"command":"echo $PATH","env":{"PATH":"/nonexistent"}}"#,
+    );
+    let id = started["id"].as_str().expect("id");
+    let done = server.json(
+        "GET",
+        &format!("/api/v0/processes/{id}/output?wait=true"),
+        "",
+    );
+    assert_eq!(done["exit_code"], 0);
+    assert_eq!(done["output"], "/nonexistent\n");
+    assert_eq!(server.terminate().code(), Some(0));
+}

@@ -718,6 +718,26 @@ async fn close_terminates_then_kills_after_the_grace_and_waits() {
 }
 
 #[tokio::test]
+async fn debug_formatting_does_not_deadlock() {
+    // It used to take the registry lock twice in one expression.
+    let h = harness();
+    h.start_cmd("x").await;
+    let text = format!("{:?}", h.manager);
+    assert!(text.contains("processes: 1"), "{text}");
+}
+
+#[tokio::test]
+async fn kill_all_kills_at_once() {
+    let h = harness();
+    h.execer.set_signal_behavior(SignalBehavior::ExitOnKillOnly);
+    let (info, child) = h.start_cmd("trap '' TERM; sleep 300").await;
+    h.manager.kill_all();
+    assert_eq!(child.signals(), vec![Signal::Kill]);
+    let exit = h.exited(info.id).await.info.exit.expect("exit");
+    assert_eq!(exit.reason, crate::process::ExitReason::Shutdown);
+}
+
+#[tokio::test]
 async fn close_is_idempotent_and_refuses_new_starts() {
     let h = harness();
     let (_, child) = h.start_cmd("sleep 300").await;
