@@ -1,35 +1,18 @@
 //! Deadlines, escalation, exit reasons and usage, with real processes.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use agentproc_api_http::ApiConfig;
-use agentproc_core::ManagerConfig;
 use agentproc_core::manager::DEFAULT_DEADLINE_GRACE;
 use agentproc_core::testing::ManualClock;
-use agentproc_exec_local::LocalExecer;
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::support::{Api, Fifo, host_env, read_pids, survivors};
-
-/// A router over real processes whose deadlines run on `clock`.
-fn manual(clock: &ManualClock) -> Api {
-    Api::build(
-        ManagerConfig {
-            base_env: host_env(),
-            ..ManagerConfig::default()
-        },
-        Arc::new(LocalExecer::default()),
-        Arc::new(clock.clone()),
-        ApiConfig::default(),
-    )
-}
+use crate::support::{Api, Fifo, read_pids, survivors};
 
 #[tokio::test]
 async fn a_deadline_stops_the_whole_tree() {
     let clock = ManualClock::default();
-    let api = manual(&clock);
+    let api = Api::manual(&clock);
     let fifo = Fifo::new();
     let command = format!(
         "sleep 300 & echo $$ $! > {}; sleep 300; echo never",
@@ -62,7 +45,7 @@ async fn a_deadline_escalates_for_a_tree_that_ignores_sigterm() {
     // A manual clock decides when the deadline passes: only after the shell
     // has installed its trap.
     let clock = ManualClock::default();
-    let api = manual(&clock);
+    let api = Api::manual(&clock);
     let ready = Fifo::new();
     let command = format!("trap '' TERM; echo > {}; sleep 300 & wait", ready.path());
     let id = api

@@ -1,18 +1,15 @@
 //! Whole lifecycles through the API, with real processes.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use agentproc_api_http::ApiConfig;
 use agentproc_core::ManagerConfig;
 use agentproc_core::manager::ManagerEvent;
 use agentproc_core::testing::ManualClock;
-use agentproc_exec_local::LocalExecer;
 use axum::http::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::support::{Api, Fifo, host_env, read_pids, survivors};
+use crate::support::{Api, Fifo, read_pids, survivors};
 
 #[tokio::test]
 async fn start_wait_check_output() {
@@ -82,15 +79,7 @@ async fn output_written_after_the_shell_exits_is_kept() {
     // The drain grace runs on a manual clock: it cannot run out before the
     // test has the background job write.
     let clock = ManualClock::default();
-    let api = Api::build(
-        ManagerConfig {
-            base_env: host_env(),
-            ..ManagerConfig::default()
-        },
-        Arc::new(LocalExecer::default()),
-        Arc::new(clock.clone()),
-        ApiConfig::default(),
-    );
+    let api = Api::manual(&clock);
     let go = Fifo::new();
     let id = api
         .start_cmd(&format!(

@@ -3,15 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use agentproc_api_http::ApiConfig;
-use agentproc_core::ManagerConfig;
 use agentproc_core::testing::ManualClock;
-use agentproc_exec_local::LocalExecer;
 use axum::http::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::support::{Api, OUTPUT_FIELDS, coder_fields, host_env};
+use crate::support::{Api, OUTPUT_FIELDS, coder_fields};
 
 #[tokio::test]
 async fn exited_process_output_and_exit_code() {
@@ -141,15 +138,7 @@ async fn only_the_exact_string_true_waits() {
 #[tokio::test]
 async fn wait_gives_up_at_the_cap_with_a_running_snapshot() {
     let clock = ManualClock::default();
-    let api = Api::build(
-        ManagerConfig {
-            base_env: host_env(),
-            ..ManagerConfig::default()
-        },
-        Arc::new(LocalExecer::default()),
-        Arc::new(clock.clone()),
-        ApiConfig::default(),
-    );
+    let api = Api::manual(&clock);
     let id = api.start_cmd("echo partial; exec sleep 300").await;
     let waiting = {
         let router = api.router.clone();
@@ -181,15 +170,7 @@ async fn concurrent_waiters_all_wake_on_kill() {
     // On a manual clock each waiting request arms a timer, so the test knows
     // all of them are waiting before it kills the process.
     let clock = ManualClock::default();
-    let api = Arc::new(Api::build(
-        ManagerConfig {
-            base_env: host_env(),
-            ..ManagerConfig::default()
-        },
-        Arc::new(LocalExecer::default()),
-        Arc::new(clock.clone()),
-        ApiConfig::default(),
-    ));
+    let api = Arc::new(Api::manual(&clock));
     let id = api.start_cmd("sleep 300").await;
     let waiters: Vec<_> = (0..4)
         .map(|_| {

@@ -73,6 +73,20 @@ impl Api {
         )
     }
 
+    /// Real processes, with time (waits, deadlines, grace periods) on a
+    /// manual clock.
+    pub(crate) fn manual(clock: &agentproc_core::testing::ManualClock) -> Self {
+        Self::build(
+            ManagerConfig {
+                base_env: host_env(),
+                ..ManagerConfig::default()
+            },
+            Arc::new(LocalExecer::default()),
+            Arc::new(clock.clone()),
+            ApiConfig::default(),
+        )
+    }
+
     pub(crate) fn build(
         config: ManagerConfig,
         execer: Arc<dyn Execer>,
