@@ -3,8 +3,10 @@
 //!
 //! Commands:
 //! - `cargo xtask ci`: the full local gate (fmt, clippy, test, doc, tidy), see [`ci`];
-//! - `cargo xtask tidy`: only the repository invariants, see [`tidy`].
+//! - `cargo xtask tidy`: only the repository invariants, see [`tidy`];
+//! - `cargo xtask bench [--quick] [--markdown]`: the benchmarks, see [`bench`].
 
+mod bench;
 mod ci;
 mod tidy;
 
@@ -22,9 +24,12 @@ commands:
   tidy    run only the repository invariant checks (crate graph, no
           processes/env/clock outside their owners, doc headers,
           no ignored or should-panic tests, no sleeping tests)
-  help    print this message
-
-(a `bench` command is planned but not implemented yet)";
+  bench   build in release mode and run the benchmarks: criterion
+          micro-benchmarks, then the end-to-end harness, which prints
+          ratios against baselines measured in the same run
+          options: --quick (smaller, under two minutes once built),
+                   --markdown (the table as Markdown, for BENCHMARKS.md)
+  help    print this message";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -35,6 +40,10 @@ fn main() -> ExitCode {
         }
         Some("ci") if args.len() == 1 => ci::run(&workspace_root()),
         Some("tidy") if args.len() == 1 => tidy::run(&workspace_root()),
+        Some("bench") => match bench::Options::parse(&args[1..]) {
+            Ok(options) => bench::run(&workspace_root(), options),
+            Err(error) => Err(error),
+        },
         Some(_) => {
             eprintln!("xtask: unknown command or arguments: {}\n", args.join(" "));
             eprintln!("{USAGE}");

@@ -3,6 +3,7 @@
 
 use std::ffi::OsString;
 use std::future::IntoFuture;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -59,7 +60,14 @@ impl HostEnv {
 /// # Errors
 /// When the address cannot be bound or the server fails.
 pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyhow::Result<()> {
-    match agentproc_exec_local::raise_open_file_limit() {
+    // Two descriptors per running process (pipe, pidfd), plus connections.
+    let wanted = settings.limits.max_running as u64 * 2 + 1024;
+    match agentproc_exec_local::raise_open_file_limit(wanted) {
+        Ok(limit) if limit < wanted => tracing::warn!(
+            limit,
+            wanted,
+            "the open file limit is low for max_running; raise the hard limit (ulimit -Hn)"
+        ),
         Ok(limit) => tracing::debug!(limit, "open file limit"),
         Err(error) => tracing::warn!(%error, "cannot raise the open file limit"),
     }
@@ -79,9 +87,8 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
     }
     let subreaper = Subreaper::install(Some(Arc::clone(&journal)))
         .context("cannot become the subreaper of child processes")?;
-    let listener = TcpListener::bind(settings.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let listener =
+        listen(settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;
     let address = listener
         .local_addr()
         .context("cannot read the bound address")?;
@@ -187,6 +194,26 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
     tracing::info!("agentproc stopped");
     Ok(())
 }
+
+/// The TCP listening socket, with a deeper accept queue than the default
+/// (128): an agent firing a burst of requests must not see connections
+/// dropped and retried a second later.
+///
+/// # Errors
+/// When the address cannot be bound.
+pub fn listen(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+/// The accept queue length asked for (the kernel caps it at somaxconn).
+pub const LISTEN_BACKLOG: u32 = 4096;
 
 /// The path of `program`: itself if it contains a `/`, else the first
 /// executable file of that name in `path` (a `PATH` value).

@@ -113,9 +113,8 @@ fn start_error(error: StartError) -> ApiError {
 async fn list(State(state): State<ApiState>, chat: Chat) -> Response {
     let processes = state
         .manager
-        .list(chat.id())
+        .list(chat.id(), state.config.list_limit)
         .into_iter()
-        .take(state.config.list_limit)
         .map(ProcessInfoDto::from)
         .collect();
     json::respond(StatusCode::OK, &ListProcessesResponse { processes })

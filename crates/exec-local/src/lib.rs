@@ -35,7 +35,7 @@ use std::os::unix::process::CommandExt;
 use std::pin::Pin;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -137,10 +137,19 @@ pub fn spawn_with(
     // One pipe for both streams. std creates it close-on-exec, so children
     // spawned concurrently by other threads do not inherit it.
     let (reader, writer) = io::pipe().map_err(os_error)?;
+    let enlarged = PipeBudget::enlarge(&writer);
     let stderr = writer.try_clone().map_err(os_error)?;
-    let output = pipe::Receiver::from_owned_fd(OwnedFd::from(reader)).map_err(os_error)?;
+    let output = OutputPipe {
+        receiver: pipe::Receiver::from_owned_fd(OwnedFd::from(reader)).map_err(os_error)?,
+        _budget: enlarged,
+    };
 
-    let mut command = Command::new(&spec.program);
+    // Looked up here, with the child's PATH (the same rule `execvp` in the
+    // child would apply), so std can use posix_spawn: with a relative
+    // program and a changed PATH it falls back to fork, which costs far
+    // more in a multi-threaded process.
+    let resolved = resolve_program(&spec.program, spec.env.get(std::ffi::OsStr::new("PATH")));
+    let mut command = Command::new(resolved.as_deref().unwrap_or(spec.program.as_ref()));
     command
         .args(&spec.args)
         .env_clear()
@@ -152,7 +161,6 @@ pub fn spawn_with(
     if let Some(dir) = &spec.cwd {
         command.current_dir(dir);
     }
-    sys::restore_open_file_limit(&mut command);
     customize(&mut command);
     let pid = {
         // Tracked before a subreaper's sweep can see it as a child.
@@ -184,6 +192,78 @@ pub fn spawn_with(
         reaped: AtomicBool::new(false),
         journal: None,
     })
+}
+
+/// A pipe capacity that lets a fast writer run ahead of the reader (the
+/// default is 64 KiB): capturing a gigabyte costs fewer wake-ups and keeps
+/// up with `| cat`.
+const LARGE_PIPE_BYTES: i32 = 1 << 20;
+/// How many pipes may be enlarged at once. The kernel counts pipe pages per
+/// user, and once an unprivileged user passes `pipe-user-pages-soft` (16384
+/// pages by default) every new pipe of that user gets two pages; 16 pipes of
+/// 256 pages stay at a quarter of that.
+const MAX_LARGE_PIPES: usize = 16;
+static LARGE_PIPES: AtomicUsize = AtomicUsize::new(0);
+
+/// A slot in the budget of enlarged pipes, given back when the pipe closes.
+struct PipeBudget;
+
+impl PipeBudget {
+    fn enlarge(pipe: &io::PipeWriter) -> Option<Self> {
+        if LARGE_PIPES.fetch_add(1, Ordering::AcqRel) >= MAX_LARGE_PIPES {
+            LARGE_PIPES.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        match nix::fcntl::fcntl(pipe, nix::fcntl::FcntlArg::F_SETPIPE_SZ(LARGE_PIPE_BYTES)) {
+            Ok(_) => Some(Self),
+            Err(_) => {
+                LARGE_PIPES.fetch_sub(1, Ordering::AcqRel);
+                None
+            }
+        }
+    }
+}
+
+impl Drop for PipeBudget {
+    fn drop(&mut self) {
+        LARGE_PIPES.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The read end of a child's output pipe.
+struct OutputPipe {
+    receiver: pipe::Receiver,
+    _budget: Option<PipeBudget>,
+}
+
+impl tokio::io::AsyncRead for OutputPipe {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        Pin::new(&mut self.receiver).poll_read(cx, buf)
+    }
+}
+
+/// `program` if it contains a `/`; else the first executable file of that
+/// name in `path`; `None` when there is none (the spawn then reports it).
+fn resolve_program(
+    program: &std::ffi::OsStr,
+    path: Option<&std::ffi::OsString>,
+) -> Option<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::PermissionsExt;
+    if program.as_bytes().contains(&b'/') {
+        return None;
+    }
+    std::env::split_paths(path?)
+        .map(|dir| dir.join(program))
+        .find(|candidate| {
+            candidate
+                .metadata()
+                .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+        })
 }
 
 fn check_workdir(dir: &std::path::Path) -> Result<(), SpawnError> {
@@ -376,15 +456,17 @@ pub fn wait_until_dead(pids: &[u32], timeout: Duration) -> Vec<u32> {
         .collect()
 }
 
-/// Raises this process's soft limit on open files to the hard limit, as Go
-/// programs do: agentproc holds a pipe and a pidfd per running process.
-/// Children spawned afterwards get the original limit back. Returns the new
-/// limit.
+/// Raises this process's soft limit on open files to at least `wanted`
+/// (capped at the hard limit), and returns the limit now in force. Each
+/// running process holds two descriptors (its output pipe and its pidfd).
+///
+/// Children inherit the raised limit: restoring theirs would need a
+/// `pre_exec` step, which makes every spawn fork instead of `posix_spawn`.
 ///
 /// # Errors
 /// When the limits cannot be read or set.
-pub fn raise_open_file_limit() -> io::Result<u64> {
-    sys::raise_open_file_limit()
+pub fn raise_open_file_limit(wanted: u64) -> io::Result<u64> {
+    sys::raise_open_file_limit(wanted)
 }
 
 /// The conventional name of a signal number on this platform, e.g.

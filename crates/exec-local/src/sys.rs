@@ -128,12 +128,9 @@ fn timeval(tv: libc::timeval) -> Duration {
     Duration::from_secs(secs) + Duration::from_micros(u64::from(micros))
 }
 
-/// The open-file limit agentproc started with, when it raised its own.
-static ORIGINAL_NOFILE: std::sync::OnceLock<libc::rlimit> = std::sync::OnceLock::new();
-
-/// Raises this process's soft limit on open files to its hard limit (as Go
-/// programs do), remembering the original so children get it back.
-pub(crate) fn raise_open_file_limit() -> io::Result<u64> {
+/// Raises this process's soft limit on open files to at least `wanted`
+/// (capped at the hard limit); returns the soft limit now in force.
+pub(crate) fn raise_open_file_limit(wanted: u64) -> io::Result<u64> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -142,31 +139,13 @@ pub(crate) fn raise_open_file_limit() -> io::Result<u64> {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    let original = limit;
-    if limit.rlim_cur < limit.rlim_max {
-        limit.rlim_cur = limit.rlim_max;
+    let wanted = wanted.min(limit.rlim_max);
+    if limit.rlim_cur < wanted {
+        limit.rlim_cur = wanted;
         // SAFETY: setrlimit reads one rlimit from a live local.
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
             return Err(io::Error::last_os_error());
         }
-        let _ = ORIGINAL_NOFILE.set(original);
     }
     Ok(limit.rlim_cur)
-}
-
-/// Gives a child about to exec the open-file limit agentproc started with.
-pub(crate) fn restore_open_file_limit(command: &mut std::process::Command) {
-    use std::os::unix::process::CommandExt;
-    if let Some(original) = ORIGINAL_NOFILE.get().copied() {
-        // SAFETY: the closure runs between fork and exec and only calls
-        // setrlimit(2), which is async-signal-safe; it allocates nothing.
-        unsafe {
-            command.pre_exec(move || {
-                if libc::setrlimit(libc::RLIMIT_NOFILE, &original) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    }
 }

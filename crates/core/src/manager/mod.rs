@@ -341,6 +341,9 @@ struct Registry {
     running_by_chat: HashMap<Uuid, usize>,
     /// Starts between reservation and registration.
     starting: usize,
+    /// Exited processes by the first instant they may be forgotten (then
+    /// start order), so reaping and eviction never scan every process.
+    expiries: std::collections::BTreeMap<(Instant, u64), ProcessId>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -481,6 +484,7 @@ impl Manager {
                 error: Some(format!("start process: {error}")),
             };
             process.finish(exit, started_mono, false);
+            inner.schedule_expiry(&mut inner.registry(), &process);
             inner.reaper_wake.notify_one();
             return Err(StartError::Spawn(error));
         }
@@ -585,11 +589,12 @@ impl Manager {
         Ok(process.snapshot())
     }
 
-    /// Processes visible to `requester`, running first, then newest first.
+    /// At most `limit` processes visible to `requester`, running first, then
+    /// newest first.
     ///
     /// With a chat, only that chat's processes are listed; without one, all
     /// are. Exited processes past their retention are forgotten first.
-    pub fn list(&self, requester: Option<Uuid>) -> Vec<ProcessInfo> {
+    pub fn list(&self, requester: Option<Uuid>, limit: usize) -> Vec<ProcessInfo> {
         let processes: Vec<Arc<Process>> = {
             let mut registry = self.inner.registry();
             let reaped = self.inner.reap_locked(&mut registry);
@@ -606,11 +611,20 @@ impl Manager {
             self.inner.announce_reaped(reaped);
             visible
         };
-        let mut infos: Vec<(u64, ProcessInfo)> =
-            processes.iter().map(|p| (p.seq, p.info())).collect();
-        infos
-            .sort_by(|(a_seq, a), (b_seq, b)| b.running().cmp(&a.running()).then(b_seq.cmp(a_seq)));
-        infos.into_iter().map(|(_, info)| info).collect()
+        // Order on cheap keys; build the (cloning) infos only for the ones
+        // returned.
+        let mut keyed: Vec<(bool, u64, &Arc<Process>)> = processes
+            .iter()
+            .map(|p| (p.is_running(), p.seq, p))
+            .collect();
+        keyed.sort_unstable_by(|(a_running, a_seq, _), (b_running, b_seq, _)| {
+            b_running.cmp(a_running).then(b_seq.cmp(a_seq))
+        });
+        keyed
+            .into_iter()
+            .take(limit)
+            .map(|(_, _, process)| process.info())
+            .collect()
     }
 
     /// What the token index knows about `token` in the requester's chat.
@@ -899,9 +913,13 @@ impl Inner {
         Ok(Reservation { chat })
     }
 
-    /// A process stopped running: free its slot and wake the reaper.
+    /// A process stopped running: free its slot, schedule when it will be
+    /// forgotten, and wake the reaper.
     fn exited(&self, process: &Process) {
-        self.registry().release_running(process.chat_id());
+        let mut registry = self.registry();
+        registry.release_running(process.chat_id());
+        self.schedule_expiry(&mut registry, process);
+        drop(registry);
         self.reaper_wake.notify_one();
     }
 

@@ -1,6 +1,10 @@
 //! Forgetting exited processes: strictly after their retention (on every
 //! query that reaps, and on time by a background task), or early when the
 //! retained limit needs room.
+//!
+//! Exited processes are indexed by the first instant they may be forgotten,
+//! so reaping looks only at the front of the index and costs nothing per
+//! retained process.
 
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -23,38 +27,41 @@ impl Inner {
         }
     }
 
+    /// Records when the exited `process` may be forgotten: the first
+    /// instant its age is strictly greater than its retention.
+    pub(super) fn schedule_expiry(&self, registry: &mut Registry, process: &Process) {
+        let Some(exited) = process.exited_mono() else {
+            return;
+        };
+        let retention = self
+            .retention(process)
+            .saturating_add(Duration::from_nanos(1));
+        if let Some(due) = exited.checked_add(retention) {
+            registry.expiries.insert((due, process.seq), process.id);
+        }
+    }
+
     /// Forgets exited processes whose age is strictly greater than their
     /// retention; returns their ids (announce them once the lock is gone).
     pub(super) fn reap_locked(&self, registry: &mut Registry) -> Vec<ProcessId> {
         let now = self.clock.instant();
-        let expired: Vec<Arc<Process>> = registry
-            .processes
-            .values()
-            .filter(|process| {
-                process.exited_mono().is_some_and(|exited| {
-                    now.saturating_duration_since(exited) > self.retention(process)
-                })
-            })
-            .cloned()
-            .collect();
-        expired
-            .into_iter()
-            .map(|process| forget(registry, &process))
-            .collect()
+        let mut reaped = Vec::new();
+        while let Some(entry) = registry.expiries.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let id = entry.remove();
+            if let Some(process) = registry.processes.remove(&id) {
+                unbind_token(registry, &process);
+                reaped.push(id);
+            }
+        }
+        reaped
     }
 
     /// The first instant at which some exited process becomes too old.
-    fn next_reap(&self, registry: &Registry) -> Option<Instant> {
-        registry
-            .processes
-            .values()
-            .filter_map(|process| {
-                let retention = self
-                    .retention(process)
-                    .saturating_add(Duration::from_nanos(1));
-                process.exited_mono()?.checked_add(retention)
-            })
-            .min()
+    fn next_reap(registry: &Registry) -> Option<Instant> {
+        registry.expiries.keys().next().map(|(due, _)| *due)
     }
 
     /// Logs and publishes forgotten processes.
@@ -66,27 +73,31 @@ impl Inner {
     }
 }
 
-/// Removes `process` from the registry, with its token binding.
-fn forget(registry: &mut Registry, process: &Process) -> ProcessId {
-    registry.processes.remove(&process.id);
+fn unbind_token(registry: &mut Registry, process: &Process) {
     if let Some(token) = &process.client_token {
         tokens::unbind(registry, process.chat_id(), token, process.id);
     }
-    process.id
 }
 
 /// Makes room under the retained limit: forgets the exited process without
-/// a client token that exited first. Tokened processes are kept for their
-/// retention, since forgetting one would let a retry run its command again.
+/// a client token that exited first. (Processes without a token all share
+/// one retention, so the earliest expiry among them is the oldest exit.)
+/// Tokened processes are kept for their retention, since forgetting one
+/// would let a retry run its command again.
 pub(super) fn evict_oldest(registry: &mut Registry) -> Option<ProcessId> {
-    let oldest = registry
-        .processes
-        .values()
-        .filter(|process| process.client_token.is_none())
-        .filter_map(|process| Some((process.exited_mono()?, Arc::clone(process))))
-        .min_by_key(|(exited, process)| (*exited, process.seq))
-        .map(|(_, process)| process)?;
-    Some(forget(registry, &oldest))
+    let key = registry
+        .expiries
+        .iter()
+        .find(|(_, id)| {
+            registry
+                .processes
+                .get(*id)
+                .is_some_and(|process| process.client_token.is_none())
+        })
+        .map(|(key, _)| *key)?;
+    let id = registry.expiries.remove(&key)?;
+    registry.processes.remove(&id);
+    Some(id)
 }
 
 /// The background reaper: forgets exited processes on time, without waiting
@@ -102,7 +113,7 @@ pub(super) async fn reap_loop(
             Some(inner) => {
                 let mut registry = inner.registry();
                 let reaped = inner.reap_locked(&mut registry);
-                let next = inner.next_reap(&registry);
+                let next = Inner::next_reap(&registry);
                 drop(registry);
                 inner.announce_reaped(reaped);
                 next

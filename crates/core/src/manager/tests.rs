@@ -244,7 +244,7 @@ async fn spawn_failures_are_reported_and_nothing_is_registered() {
         error.to_string(),
         "start process: exec: \"sh\": executable file not found in $PATH"
     );
-    assert!(h.manager.list(None).is_empty());
+    assert!(h.manager.list(None, usize::MAX).is_empty());
 }
 
 #[tokio::test]
@@ -490,7 +490,7 @@ async fn reaping_never_takes_the_answer_from_a_waiter() {
     h.exited(info.id).await;
     h.clock
         .advance(DEFAULT_REAP_AFTER + Duration::from_secs(60));
-    assert!(h.manager.list(None).is_empty(), "reaped");
+    assert!(h.manager.list(None, usize::MAX).is_empty(), "reaped");
     let snapshot = wait.await.expect("the waiter still gets its answer");
     assert_eq!(snapshot.info.exit_code(), Some(5));
 }
@@ -544,9 +544,9 @@ async fn chats_see_their_own_and_unowned_processes() {
 
     // Lists: a chat sees exactly its own; no chat sees everything.
     let ids = |list: Vec<ProcessInfo>| list.into_iter().map(|p| p.id).collect::<Vec<_>>();
-    assert_eq!(ids(h.manager.list(Some(chat_a))), vec![a.id]);
-    assert_eq!(ids(h.manager.list(Some(chat_b))), vec![b.id]);
-    assert_eq!(h.manager.list(None).len(), 3);
+    assert_eq!(ids(h.manager.list(Some(chat_a), usize::MAX)), vec![a.id]);
+    assert_eq!(ids(h.manager.list(Some(chat_b), usize::MAX)), vec![b.id]);
+    assert_eq!(h.manager.list(None, usize::MAX).len(), 3);
 
     // Reads: another chat's process is "not found"; unowned ones are visible.
     assert_eq!(h.manager.output(a.id, Some(chat_b)).err(), Some(NotFound));
@@ -587,12 +587,17 @@ async fn list_puts_running_first_then_newest_even_within_one_second() {
     }
     let order: Vec<String> = h
         .manager
-        .list(None)
+        .list(None, usize::MAX)
         .into_iter()
         .map(|p| p.command)
         .collect();
     assert_eq!(order, ["job 4", "job 3", "job 2", "job 1", "job 0"]);
-    let running: Vec<bool> = h.manager.list(None).iter().map(|p| p.running()).collect();
+    let running: Vec<bool> = h
+        .manager
+        .list(None, usize::MAX)
+        .iter()
+        .map(|p| p.running())
+        .collect();
     assert_eq!(running, [true, true, true, false, false]);
 }
 
@@ -603,11 +608,22 @@ async fn list_reaps_exited_processes_strictly_after_the_reap_age() {
     child.exit(ExitStatus::Exited(0));
     h.exited(info.id).await;
     h.clock.advance(DEFAULT_REAP_AFTER - Duration::from_secs(1));
-    assert_eq!(h.manager.list(None).len(), 1, "one second early");
+    assert_eq!(
+        h.manager.list(None, usize::MAX).len(),
+        1,
+        "one second early"
+    );
     h.clock.advance(Duration::from_secs(1));
-    assert_eq!(h.manager.list(None).len(), 1, "exactly the reap age");
+    assert_eq!(
+        h.manager.list(None, usize::MAX).len(),
+        1,
+        "exactly the reap age"
+    );
     h.clock.advance(Duration::from_millis(1));
-    assert!(h.manager.list(None).is_empty(), "past the reap age");
+    assert!(
+        h.manager.list(None, usize::MAX).is_empty(),
+        "past the reap age"
+    );
     assert_eq!(h.manager.output(info.id, None).err(), Some(NotFound));
 }
 
@@ -647,7 +663,7 @@ async fn running_processes_are_never_reaped() {
     let h = harness();
     let (info, _child) = h.start_cmd("sleep infinity").await;
     h.clock.advance(DEFAULT_REAP_AFTER * 10);
-    assert_eq!(h.manager.list(None)[0].id, info.id);
+    assert_eq!(h.manager.list(None, usize::MAX)[0].id, info.id);
 }
 
 // --- events (the hook for Coder's git path store) -----------------------

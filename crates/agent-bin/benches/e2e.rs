@@ -1,0 +1,817 @@
+//! End-to-end benchmarks of agentproc against the best this machine can do,
+//! measured in the same run: every result is a ratio to a baseline taken
+//! moments before or after it. Run with `cargo xtask bench [--quick]`.
+//!
+//! Not a test: nothing here fails on speed. It prints a table (and, with
+//! `--markdown`, the same table as Markdown for BENCHMARKS.md).
+
+#![allow(missing_docs)]
+
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use agentproc_core::clock::SystemClock;
+use agentproc_core::{Manager, ManagerConfig, ProcessId, StartRequest};
+use agentproc_exec_local::LocalExecer;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// How much work each benchmark does.
+#[derive(Clone, Copy)]
+struct Scale {
+    sequential: usize,
+    concurrent_total: usize,
+    concurrency: usize,
+    output_bytes: u64,
+    retained: usize,
+    running: usize,
+    wakeups: usize,
+    queries: usize,
+}
+
+const FULL: Scale = Scale {
+    sequential: 500,
+    concurrent_total: 1000,
+    concurrency: 200,
+    output_bytes: 1 << 30,
+    retained: 1000,
+    running: 500,
+    wakeups: 200,
+    queries: 1000,
+};
+
+const QUICK: Scale = Scale {
+    sequential: 150,
+    concurrent_total: 400,
+    concurrency: 200,
+    output_bytes: 256 << 20,
+    retained: 300,
+    running: 200,
+    wakeups: 60,
+    queries: 300,
+};
+
+/// One row of the results table.
+struct Row {
+    name: String,
+    agentproc: String,
+    baseline: String,
+    ratio: String,
+    target: String,
+    verdict: &'static str,
+}
+
+fn row(
+    name: &str,
+    agentproc: String,
+    baseline: String,
+    ratio: String,
+    target: &str,
+    met: Option<bool>,
+) -> Row {
+    Row {
+        name: name.to_owned(),
+        agentproc,
+        baseline,
+        ratio,
+        target: target.to_owned(),
+        verdict: match met {
+            Some(true) => "met",
+            Some(false) => "MISSED",
+            None => "",
+        },
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let markdown = args.iter().any(|a| a == "--markdown");
+    // `cargo bench` passes `--bench`; anything else we do not know is an error.
+    let scale = if quick { QUICK } else { FULL };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let started = Instant::now();
+    let rows = runtime.block_on(run(scale));
+    print_table(&rows, markdown);
+    println!(
+        "\n{} run, {:.1} s, {} CPUs ({}), {}",
+        if quick { "quick" } else { "full" },
+        started.elapsed().as_secs_f64(),
+        std::thread::available_parallelism().map_or(0, usize::from),
+        cpu_model(),
+        kernel()
+    );
+}
+
+async fn run(scale: Scale) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let bench = Bench::new(scale).await;
+
+    // 1. Spawn overhead: sequential `sh -c true`, the three ways
+    // interleaved so drift on a shared host hits them alike.
+    let mut samples = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    for round in 0..scale.sequential + 20 {
+        let timed = [
+            time(async { raw_spawn_wait() }).await,
+            time(bench.manager_start_wait("true")).await,
+            time(bench.http_start_wait("true")).await,
+            time(bench.http_floor()).await,
+        ];
+        if round >= 20 {
+            for (kind, duration) in timed.into_iter().enumerate() {
+                samples[kind].push(duration);
+            }
+        }
+    }
+    let [raw, in_process, http, floor] = samples.map(Stats::of);
+    let ratio = in_process.median.as_secs_f64() / raw.median.as_secs_f64();
+    rows.push(row(
+        "start+wait, in-process (median)",
+        micros(in_process.median),
+        micros(raw.median),
+        format!("{ratio:.2}x"),
+        "<= 1.15x raw",
+        Some(ratio <= 1.15),
+    ));
+    rows.push(row(
+        "start+wait, in-process (p99)",
+        micros(in_process.p99),
+        micros(raw.p99),
+        format!(
+            "{:.2}x",
+            in_process.p99.as_secs_f64() / raw.p99.as_secs_f64()
+        ),
+        "",
+        None,
+    ));
+    let added = http.median.saturating_sub(in_process.median);
+    rows.push(row(
+        "start+wait over HTTP (median)",
+        micros(http.median),
+        micros(in_process.median),
+        format!("+{}", micros(added)),
+        "<= +300 µs",
+        Some(added <= Duration::from_micros(300)),
+    ));
+    rows.push(row(
+        "  two no-op HTTP round trips (floor)",
+        micros(floor.median),
+        String::new(),
+        String::new(),
+        "",
+        None,
+    ));
+    rows.push(row(
+        "start+wait over HTTP (p99)",
+        micros(http.p99),
+        micros(raw.p99),
+        format!("{:.2}x raw", http.p99.as_secs_f64() / raw.p99.as_secs_f64()),
+        "",
+        None,
+    ));
+
+    // 2. Concurrent starts.
+    let raw_rate = raw_concurrent(scale.concurrent_total, scale.concurrency).await;
+    let http_rate = bench
+        .http_concurrent(scale.concurrent_total, scale.concurrency)
+        .await;
+    rows.push(row(
+        &format!("{} concurrent start+wait over HTTP", scale.concurrency),
+        format!("{http_rate:.0}/s"),
+        format!("{raw_rate:.0}/s"),
+        format!("{:.2}x", http_rate / raw_rate),
+        "(throughput; higher is better)",
+        None,
+    ));
+
+    // 3. Output throughput: three runs each, alternating, medians.
+    let bytes = scale.output_bytes;
+    let mut raw_runs = Vec::new();
+    let mut captured_runs = Vec::new();
+    for _ in 0..3 {
+        raw_runs.push(raw_pipe_throughput(bytes));
+        captured_runs.push(bench.capture_throughput(bytes).await);
+    }
+    let raw = Cost::median(raw_runs);
+    let captured = Cost::median(captured_runs);
+    let ratio = captured.wall.as_secs_f64() / raw.wall.as_secs_f64();
+    let gib = bytes as f64 / f64::from(1u32 << 30);
+    rows.push(row(
+        &format!("capture {} of output (wall)", human_bytes(bytes)),
+        millis(captured.wall),
+        millis(raw.wall),
+        format!("{ratio:.2}x"),
+        "<= 1.10x `| cat > /dev/null`",
+        Some(ratio <= 1.10),
+    ));
+    rows.push(row(
+        "capture CPU per GiB (agentproc vs cat)",
+        millis(captured.cpu.div_f64(gib)),
+        millis(raw.cpu.div_f64(gib)),
+        format!(
+            "{:.2}x",
+            captured.cpu.as_secs_f64() / raw.cpu.as_secs_f64().max(1e-9)
+        ),
+        "as low as the pipe allows",
+        None,
+    ));
+
+    // 4. Wait wake-up latency.
+    let wake = bench.wakeup_latency(scale.wakeups).await;
+    rows.push(row(
+        "wait wake-up after exit (p50)",
+        micros(wake.median),
+        String::new(),
+        String::new(),
+        "",
+        None,
+    ));
+    rows.push(row(
+        "wait wake-up after exit (p99)",
+        micros(wake.p99),
+        String::new(),
+        String::new(),
+        "<= 2 ms",
+        Some(wake.p99 <= Duration::from_millis(2)),
+    ));
+
+    // 5. Memory.
+    let (retained, running) = bench.memory(scale.retained, scale.running).await;
+    rows.push(row(
+        &format!(
+            "memory per retained exited process (1 MiB output, n={})",
+            scale.retained
+        ),
+        human_bytes(retained),
+        String::new(),
+        String::new(),
+        "<= 48 KiB",
+        Some(retained <= 48 * 1024),
+    ));
+    rows.push(row(
+        &format!("memory per running process (n={})", scale.running),
+        human_bytes(running),
+        String::new(),
+        String::new(),
+        "<= 64 KiB",
+        Some(running <= 64 * 1024),
+    ));
+
+    // 6. Queries with many retained processes (left by the memory run).
+    let list = bench
+        .query_latency("/api/v0/processes/list", scale.queries)
+        .await;
+    rows.push(row(
+        &format!("GET /list with {} retained (p50)", scale.retained),
+        micros(list.median),
+        String::new(),
+        String::new(),
+        "",
+        None,
+    ));
+    rows.push(row(
+        &format!("GET /list with {} retained (p99)", scale.retained),
+        micros(list.p99),
+        String::new(),
+        String::new(),
+        "<= 2 ms",
+        Some(list.p99 <= Duration::from_millis(2)),
+    ));
+    let some = bench.any_process().await;
+    let output = bench
+        .query_latency(&format!("/api/v0/processes/{some}/output"), scale.queries)
+        .await;
+    rows.push(row(
+        "GET /{id}/output, 1 MiB printed (p50 / p99)",
+        format!("{} / {}", micros(output.median), micros(output.p99)),
+        String::new(),
+        String::new(),
+        "",
+        None,
+    ));
+    bench.manager.close().await;
+    rows
+}
+
+/// The system under test: the real `agentproc` binary, serving on loopback
+/// (its CPU and memory are read from /proc), and an in-process manager with
+/// the local executor for the library-level numbers.
+struct Bench {
+    manager: Manager,
+    server: Server,
+}
+
+impl Bench {
+    async fn new(scale: Scale) -> Self {
+        let manager = Manager::new(
+            ManagerConfig {
+                base_env: std::env::vars_os().collect(),
+                max_running: scale.running.max(scale.concurrency) + 64,
+                max_retained: 1_000_000,
+                ..ManagerConfig::default()
+            },
+            Arc::new(LocalExecer::default()),
+            Arc::new(SystemClock),
+        );
+        let server = Server::start(scale);
+        Self { manager, server }
+    }
+
+    async fn manager_start_wait(&self, command: &str) -> ProcessId {
+        let started = self
+            .manager
+            .start(StartRequest::new(command))
+            .await
+            .expect("start");
+        self.manager
+            .wait_for_exit(started.info.id, None, Duration::from_secs(300))
+            .await
+            .expect("exists");
+        started.info.id
+    }
+
+    async fn http_start_wait(&self, command: &str) -> serde_json::Value {
+        let address = self.server.address;
+        let body = serde_json::json!({ "command": command }).to_string();
+        let started = http(address, "POST", "/api/v0/processes/start", &body).await;
+        let id = started["id"].as_str().expect("id").to_owned();
+        http(
+            address,
+            "GET",
+            &format!("/api/v0/processes/{id}/output?wait=true"),
+            "",
+        )
+        .await
+    }
+
+    /// Two requests that do nothing (a lookup of an unknown id): the floor
+    /// any two fresh-connection HTTP round trips cost on this host.
+    async fn http_floor(&self) {
+        let address = self.server.address;
+        let path = "/api/v0/processes/00000000-0000-4000-8000-000000000000/output";
+        http(address, "GET", path, "").await;
+        http(address, "GET", path, "").await;
+    }
+
+    async fn http_concurrent(&self, total: usize, concurrency: usize) -> f64 {
+        let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency));
+        let address = self.server.address;
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..total)
+            .map(|_| {
+                let semaphore = Arc::clone(&semaphore);
+                tokio::spawn(async move {
+                    let _permit = semaphore.acquire().await.expect("semaphore");
+                    let started = http(
+                        address,
+                        "POST",
+                        "/api/v0/processes/start",
+                        r#"{"command":"true"}"#,
+                    )
+                    .await;
+                    let id = started["id"].as_str().expect("id").to_owned();
+                    http(
+                        address,
+                        "GET",
+                        &format!("/api/v0/processes/{id}/output?wait=true"),
+                        "",
+                    )
+                    .await;
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("join");
+        }
+        total as f64 / start.elapsed().as_secs_f64()
+    }
+
+    /// The server capturing `bytes` of output: wall time from the start
+    /// request to the answer of the waiting read, and the server's CPU.
+    async fn capture_throughput(&self, bytes: u64) -> Cost {
+        let before = self.server.cpu();
+        let start = Instant::now();
+        self.http_start_wait(&format!("head -c {bytes} /dev/zero"))
+            .await;
+        Cost {
+            wall: start.elapsed(),
+            cpu: self.server.cpu().saturating_sub(before),
+        }
+    }
+
+    /// From the child's last instruction (it prints the time, then exits) to
+    /// the `wait=true` answer arriving.
+    async fn wakeup_latency(&self, samples: usize) -> Stats {
+        let mut latencies = Vec::with_capacity(samples);
+        for _ in 0..samples {
+            let done = self
+                .http_start_wait("exec bash -c 'sleep 0.002; printf %s $EPOCHREALTIME'")
+                .await;
+            let arrived = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock")
+                .as_secs_f64();
+            let exited: f64 = done["output"]
+                .as_str()
+                .expect("output")
+                .parse()
+                .expect("a timestamp");
+            latencies.push(Duration::from_secs_f64((arrived - exited).max(0.0)));
+        }
+        Stats::of(latencies)
+    }
+
+    /// The server's RSS per retained exited process (each printed 1 MiB) and
+    /// per running process.
+    async fn memory(&self, retained: usize, running: usize) -> (u64, u64) {
+        let address = self.server.address;
+        let base = self.server.rss();
+        let batch = 16;
+        for chunk in 0..retained.div_ceil(batch) {
+            let count = batch.min(retained - chunk * batch);
+            let waits: Vec<_> = (0..count)
+                .map(|_| self.http_start_wait("head -c 1048576 /dev/zero"))
+                .collect();
+            for wait in waits {
+                wait.await;
+            }
+        }
+        let after_retained = self.server.rss();
+        let mut ids = Vec::with_capacity(running);
+        for _ in 0..running {
+            let started = http(
+                address,
+                "POST",
+                "/api/v0/processes/start",
+                r#"{"command":"exec sleep 300"}"#,
+            )
+            .await;
+            ids.push(started["id"].as_str().expect("id").to_owned());
+        }
+        let after_running = self.server.rss();
+        for id in ids {
+            http(
+                address,
+                "POST",
+                &format!("/api/v0/processes/{id}/signal"),
+                r#"{"signal":"kill"}"#,
+            )
+            .await;
+            http(
+                address,
+                "GET",
+                &format!("/api/v0/processes/{id}/output?wait=true"),
+                "",
+            )
+            .await;
+        }
+        (
+            after_retained.saturating_sub(base) / retained as u64,
+            after_running.saturating_sub(after_retained) / running as u64,
+        )
+    }
+
+    async fn query_latency(&self, path: &str, samples: usize) -> Stats {
+        let mut latencies = Vec::with_capacity(samples);
+        for _ in 0..samples {
+            let start = Instant::now();
+            http(self.server.address, "GET", path, "").await;
+            latencies.push(start.elapsed());
+        }
+        Stats::of(latencies)
+    }
+
+    async fn any_process(&self) -> String {
+        let list = http(self.server.address, "GET", "/api/v0/processes/list", "").await;
+        list["processes"][0]["id"]
+            .as_str()
+            .expect("a process")
+            .to_owned()
+    }
+}
+
+/// The `agentproc` binary, started for the run and stopped with it.
+struct Server {
+    child: std::process::Child,
+    address: SocketAddr,
+    state: std::path::PathBuf,
+}
+
+impl Server {
+    fn start(scale: Scale) -> Self {
+        use std::io::BufRead;
+        let state = std::env::temp_dir().join(format!("agentproc-bench-{}", std::process::id()));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_agentproc"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+            .env("AGENTPROC_STATE_DIR", &state)
+            .env("AGENTPROC_LOG_LEVEL", "warn,agentproc::serve=info")
+            .env(
+                "AGENTPROC_MAX_RUNNING",
+                (scale.running.max(scale.concurrency) + 64).to_string(),
+            )
+            .env("AGENTPROC_MAX_RETAINED", "1000000")
+            .env("AGENTPROC_LIST_LIMIT", "10")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start agentproc");
+        let mut log = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+        let mut line = String::new();
+        let address = loop {
+            line.clear();
+            assert!(
+                log.read_line(&mut line).expect("log") > 0,
+                "agentproc exited early"
+            );
+            let event: serde_json::Value = serde_json::from_str(&line).expect("json log");
+            if event["message"] == "agentproc listening" {
+                break event["address"]
+                    .as_str()
+                    .expect("address")
+                    .parse()
+                    .expect("address");
+            }
+        };
+        // Keep draining the log so the server never blocks on it.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while log.read_line(&mut sink).is_ok_and(|n| n > 0) {
+                sink.clear();
+            }
+        });
+        Self {
+            child,
+            address,
+            state,
+        }
+    }
+
+    fn stat_fields(&self) -> Vec<String> {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).expect("stat");
+        let rest = stat.rsplit_once(')').expect("stat format").1;
+        rest.split_whitespace().map(str::to_owned).collect()
+    }
+
+    /// User plus system CPU time of the server (fields 14 and 15).
+    fn cpu(&self) -> Duration {
+        let fields = self.stat_fields();
+        let ticks: u64 =
+            fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+        // SAFETY: sysconf only reads a system constant.
+        #[allow(unsafe_code)]
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        let hz = u64::try_from(hz).ok().filter(|hz| *hz > 0).unwrap_or(100);
+        Duration::from_secs_f64(ticks as f64 / hz as f64)
+    }
+
+    /// The server's resident set size.
+    fn rss(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("status");
+        rss_of(&status)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection (as Coder's client does: no
+/// keep-alive), returning the JSON body.
+async fn http(address: SocketAddr, method: &str, path: &str, body: &str) -> serde_json::Value {
+    let mut stream = TcpStream::connect(address).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut response = Vec::with_capacity(1024);
+    stream.read_to_end(&mut response).await.expect("receive");
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers end");
+    serde_json::from_slice(&response[split + 4..]).expect("json body")
+}
+
+fn raw_spawn_wait() {
+    Command::new("sh")
+        .args(["-c", "true"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("spawn");
+}
+
+async fn raw_concurrent(total: usize, concurrency: usize) -> f64 {
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..total)
+        .map(|_| {
+            let semaphore = Arc::clone(&semaphore);
+            tokio::spawn(async move {
+                let _permit = semaphore.acquire_owned().await.expect("semaphore");
+                tokio::task::spawn_blocking(raw_spawn_wait)
+                    .await
+                    .expect("join");
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("join");
+    }
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Wall and CPU time of a run.
+struct Cost {
+    wall: Duration,
+    cpu: Duration,
+}
+
+impl Cost {
+    /// The run with the median wall time.
+    fn median(mut runs: Vec<Cost>) -> Cost {
+        runs.sort_by_key(|run| run.wall);
+        runs.swap_remove(runs.len() / 2)
+    }
+}
+
+async fn time(operation: impl std::future::Future) -> Duration {
+    let start = Instant::now();
+    operation.await;
+    start.elapsed()
+}
+
+/// The best the pipe can do: the same bytes through `cat` to /dev/null. The
+/// CPU is `cat`'s alone (it runs as `exec`'d child whose usage we get by
+/// timing it separately from `head`).
+fn raw_pipe_throughput(bytes: u64) -> Cost {
+    let start = Instant::now();
+    let mut reader = Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("cat");
+    let stdin = reader.stdin.take().expect("cat stdin");
+    let writer = Command::new("head")
+        .args(["-c", &bytes.to_string(), "/dev/zero"])
+        .stdout(stdin)
+        .spawn()
+        .expect("head");
+    let cpu = wait_cpu(reader);
+    wait_cpu(writer);
+    Cost {
+        wall: start.elapsed(),
+        cpu,
+    }
+}
+
+/// Waits for `child` and returns its CPU time (wait4's rusage).
+fn wait_cpu(child: std::process::Child) -> Duration {
+    // getrusage(CHILDREN) grows by exactly this child when it is reaped.
+    let before = children_cpu();
+    let mut child = child;
+    child.wait().expect("wait");
+    children_cpu().saturating_sub(before)
+}
+
+struct Stats {
+    median: Duration,
+    p99: Duration,
+}
+
+impl Stats {
+    fn of(mut samples: Vec<Duration>) -> Self {
+        samples.sort_unstable();
+        let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+        Self {
+            median: at(0.5),
+            p99: at(0.99),
+        }
+    }
+}
+
+fn usage(who: nix::sys::resource::UsageWho) -> Duration {
+    let usage = nix::sys::resource::getrusage(who).expect("getrusage");
+    let time = |tv: nix::sys::time::TimeVal| {
+        Duration::from_secs(tv.tv_sec() as u64) + Duration::from_micros(tv.tv_usec() as u64)
+    };
+    time(usage.user_time()) + time(usage.system_time())
+}
+
+fn children_cpu() -> Duration {
+    usage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+}
+
+/// The resident set size in a /proc status file, in bytes.
+fn rss_of(status: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+fn micros(duration: Duration) -> String {
+    format!("{} µs", duration.as_micros())
+}
+
+fn millis(duration: Duration) -> String {
+    format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
+}
+
+fn human_bytes(bytes: u64) -> String {
+    if bytes >= 1 << 30 {
+        format!("{:.1} GiB", bytes as f64 / f64::from(1u32 << 30))
+    } else if bytes >= 1 << 20 {
+        format!("{:.1} MiB", bytes as f64 / f64::from(1u32 << 20))
+    } else if bytes >= 1 << 10 {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|line| line.strip_prefix("model name"))
+                .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned())
+}
+
+fn kernel() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|release| format!("Linux {}", release.trim()))
+        .unwrap_or_default()
+}
+
+fn print_table(rows: &[Row], markdown: bool) {
+    let headers = ["benchmark", "agentproc", "baseline", "ratio", "target", ""];
+    let cells: Vec<[&str; 6]> = rows
+        .iter()
+        .map(|r| {
+            [
+                &r.name[..],
+                &r.agentproc,
+                &r.baseline,
+                &r.ratio,
+                &r.target,
+                r.verdict,
+            ]
+        })
+        .collect();
+    if markdown {
+        println!("| {} |", headers.join(" | "));
+        println!("|{}", "---|".repeat(headers.len()));
+        for cell in &cells {
+            println!("| {} |", cell.join(" | "));
+        }
+        return;
+    }
+    let mut widths = headers.map(str::len);
+    for cell in &cells {
+        for (width, text) in widths.iter_mut().zip(cell) {
+            *width = (*width).max(text.chars().count());
+        }
+    }
+    let line = |cells: &[&str]| {
+        cells
+            .iter()
+            .zip(widths)
+            .map(|(text, width)| format!("{text:<width$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    println!("{}", line(&headers));
+    for cell in &cells {
+        println!("{}", line(cell));
+    }
+}
