@@ -4,7 +4,7 @@
 //! Commands:
 //! - `cargo xtask ci`: the full local gate (fmt, clippy, test, doc, tidy), see [`ci`];
 //! - `cargo xtask tidy`: only the repository invariants, see [`tidy`];
-//! - `cargo xtask bench [--quick] [--markdown]`: the benchmarks, see [`bench`].
+//! - `cargo xtask bench [--quick] [--markdown]`: the benchmarks, see [`bench`](mod@bench).
 
 mod bench;
 mod ci;
