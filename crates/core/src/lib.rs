@@ -23,8 +23,10 @@
 pub mod buffer;
 pub mod clock;
 pub mod exec;
+pub mod log;
 pub mod manager;
 pub mod process;
+pub mod text;
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;

@@ -1,0 +1,287 @@
+//! Search and line ranges over a whole log, streamed from disk: memory stays
+//! bounded by the line cap and the number of matches kept, whatever the
+//! log's size.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, Read};
+
+use regex::bytes::Regex;
+
+use super::{LogView, ProcessLog};
+
+/// Lines longer than this are cut for matching and display (the rest of a
+/// longer line is skipped).
+pub const MAX_SCAN_LINE: usize = 64 * 1024;
+/// Lines shown in results are cut to this many bytes.
+pub const MAX_SHOWN_LINE: usize = 2048;
+
+/// What to look for.
+#[derive(Debug, Clone)]
+pub struct SearchOptions {
+    /// The pattern, matched against each line (without its newline).
+    pub pattern: Regex,
+    /// Lines of context before and after each match.
+    pub context: usize,
+    /// Stop after this many matches.
+    pub max_matches: usize,
+}
+
+/// One matching line, with its context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Match {
+    /// 1-based line number over everything the process wrote.
+    pub line: u64,
+    /// Absolute byte offset of the line's start.
+    pub offset: u64,
+    /// The line (cut to [`MAX_SHOWN_LINE`] bytes).
+    pub text: Vec<u8>,
+    /// Up to `context` lines before, with their numbers.
+    pub before: Vec<(u64, Vec<u8>)>,
+    /// Up to `context` lines after, with their numbers.
+    pub after: Vec<(u64, Vec<u8>)>,
+}
+
+/// The result of a search.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SearchResult {
+    /// Matches in log order.
+    pub matches: Vec<Match>,
+    /// The search stopped at `max_matches`.
+    pub limit_hit: bool,
+    /// The first offset still on disk: bytes before it were dropped and not
+    /// searched.
+    pub first_offset: u64,
+    /// Bytes searched.
+    pub scanned_bytes: u64,
+}
+
+/// A range of lines.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LineRange {
+    /// `(line number, text)` pairs, each cut to [`MAX_SHOWN_LINE`] bytes.
+    pub lines: Vec<(u64, Vec<u8>)>,
+    /// Lines written so far (a last line without a newline counts).
+    pub total_lines: u64,
+    /// The first whole line still on disk (earlier ones were dropped, and a
+    /// line whose start was dropped is not shown).
+    pub first_line: u64,
+    /// The range was cut short by the line or byte limit.
+    pub truncated: bool,
+}
+
+/// Searches the whole log of `log` (what is still on disk).
+///
+/// # Errors
+/// When the log cannot be read.
+pub fn search(log: &ProcessLog, options: &SearchOptions) -> io::Result<SearchResult> {
+    let view = log.view();
+    let mut result = SearchResult {
+        first_offset: view.first,
+        ..SearchResult::default()
+    };
+    let mut before: VecDeque<(u64, Vec<u8>)> = VecDeque::with_capacity(options.context + 1);
+    // Matches still collecting lines after them: (index, lines missing).
+    let mut open: Vec<(usize, usize)> = Vec::new();
+    scan_lines(&view, view.first_line, 0, |line| {
+        result.scanned_bytes = line.end - view.first;
+        let shown = shown(line.bytes);
+        for (index, missing) in &mut open {
+            result.matches[*index]
+                .after
+                .push((line.number, shown.clone()));
+            *missing -= 1;
+        }
+        open.retain(|(_, missing)| *missing > 0);
+        if options.pattern.is_match(line.bytes) {
+            if result.matches.len() < options.max_matches {
+                result.matches.push(Match {
+                    line: line.number,
+                    offset: line.offset,
+                    text: shown.clone(),
+                    before: before.iter().cloned().collect(),
+                    after: Vec::new(),
+                });
+                if options.context > 0 {
+                    open.push((result.matches.len() - 1, options.context));
+                }
+            } else {
+                result.limit_hit = true;
+            }
+        }
+        if options.context > 0 {
+            if before.len() == options.context {
+                before.pop_front();
+            }
+            before.push_back((line.number, shown));
+        }
+        // Stop once the limit is known to be hit and no context is pending.
+        if result.limit_hit && open.is_empty() {
+            return Flow::Stop;
+        }
+        Flow::Continue
+    })?;
+    Ok(result)
+}
+
+/// Lines `start..=end` (1-based), at most `max_lines` of them and about
+/// `max_bytes` of text.
+///
+/// # Errors
+/// When the log cannot be read.
+pub fn lines(
+    log: &ProcessLog,
+    start: u64,
+    end: u64,
+    max_lines: usize,
+    max_bytes: usize,
+) -> io::Result<LineRange> {
+    let view = log.view();
+    let mut range = LineRange {
+        total_lines: view.total_lines(),
+        first_line: view.first_line + u64::from(view.starts_mid_line),
+        ..LineRange::default()
+    };
+    let mut bytes = 0;
+    let start = start.max(1);
+    scan_lines(&view, view.first_line, start, |line| {
+        if line.number < start {
+            return Flow::Continue;
+        }
+        if line.number > end {
+            return Flow::Stop;
+        }
+        if range.lines.len() >= max_lines || bytes >= max_bytes {
+            range.truncated = true;
+            return Flow::Stop;
+        }
+        let text = shown(line.bytes);
+        bytes += text.len();
+        range.lines.push((line.number, text));
+        Flow::Continue
+    })?;
+    Ok(range)
+}
+
+impl LogView {
+    /// Lines written so far: every newline, plus a last unterminated line.
+    pub(crate) fn total_lines(&self) -> u64 {
+        let newlines: u64 =
+            self.first_line - 1 + self.segments().map(|(_, _, n, _)| n).sum::<u64>();
+        if self.total > 0 && !self.ends_with_newline {
+            newlines + 1
+        } else {
+            newlines
+        }
+    }
+}
+
+fn shown(line: &[u8]) -> Vec<u8> {
+    line[..line.len().min(MAX_SHOWN_LINE)].to_vec()
+}
+
+enum Flow {
+    Continue,
+    Stop,
+}
+
+/// A line as the scanner sees it.
+struct Line<'a> {
+    number: u64,
+    offset: u64,
+    /// Without the newline; cut to [`MAX_SCAN_LINE`].
+    bytes: &'a [u8],
+    /// The offset just past the line (and its newline).
+    end: u64,
+}
+
+/// Calls `visit` for each line of the log from the first readable byte,
+/// skipping whole segments that end before line `skip_to`.
+fn scan_lines(
+    view: &LogView,
+    first_line: u64,
+    skip_to: u64,
+    mut visit: impl FnMut(Line<'_>) -> Flow,
+) -> io::Result<()> {
+    let mut number = first_line;
+    let mut line: Vec<u8> = Vec::new();
+    let mut line_offset = view.first;
+    let mut chunk = vec![0; 64 * 1024];
+    let mut segments = view.segments().peekable();
+    // Skip segments wholly before the wanted line: a segment's lines run
+    // from `number` to `number + newlines` (the last may continue in the
+    // next segment, and is then not wanted either).
+    while let Some(&(_, _, newlines, _)) = segments.peek() {
+        if skip_to <= number + newlines {
+            break;
+        }
+        number += newlines;
+        segments.next();
+        line_offset = segments.peek().map_or(view.total, |(next, _, _, _)| *next);
+    }
+    let mut offset = line_offset;
+    // A line whose start was dropped is not a line to show or match.
+    let mut skip_partial = view.starts_mid_line && line_offset == view.first;
+    for (_, _, _, path) in segments {
+        let mut file = match File::open(path) {
+            Ok(file) => file,
+            // Dropped since the view was taken: its lines are gone.
+            Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
+            Err(error) => return Err(error),
+        };
+        loop {
+            let read = file.read(&mut chunk)?;
+            if read == 0 {
+                break;
+            }
+            let mut rest = &chunk[..read];
+            while !rest.is_empty() {
+                match rest.iter().position(|byte| *byte == b'\n') {
+                    Some(newline) => {
+                        append_capped(&mut line, &rest[..newline]);
+                        offset += newline as u64 + 1;
+                        let flow = if skip_partial {
+                            skip_partial = false;
+                            Flow::Continue
+                        } else {
+                            visit(Line {
+                                number,
+                                offset: line_offset,
+                                bytes: &line,
+                                end: offset,
+                            })
+                        };
+                        if matches!(flow, Flow::Stop) {
+                            return Ok(());
+                        }
+                        number += 1;
+                        line.clear();
+                        line_offset = offset;
+                        rest = &rest[newline + 1..];
+                    }
+                    None => {
+                        append_capped(&mut line, rest);
+                        offset += rest.len() as u64;
+                        rest = &[];
+                    }
+                }
+            }
+        }
+    }
+    if (!line.is_empty() || offset > line_offset) && !skip_partial {
+        visit(Line {
+            number,
+            offset: line_offset,
+            bytes: &line,
+            end: offset,
+        });
+    }
+    Ok(())
+}
+
+/// Appends what fits under [`MAX_SCAN_LINE`]; the rest of a longer line is
+/// skipped (neither matched nor shown).
+fn append_capped(line: &mut Vec<u8>, bytes: &[u8]) {
+    let room = MAX_SCAN_LINE.saturating_sub(line.len());
+    line.extend_from_slice(&bytes[..bytes.len().min(room)]);
+}

@@ -1,0 +1,236 @@
+//! Tests of the on-disk logs: offsets and gaps, caps, eviction, search and
+//! line ranges. Real files in a fresh temporary directory per test.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use regex::bytes::Regex;
+
+use super::*;
+
+fn temp_dir() -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "agentproc-log-test-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    dir
+}
+
+fn store(per_process: u64, total: u64) -> Arc<LogStore> {
+    LogStore::open(LogConfig {
+        dir: temp_dir(),
+        max_bytes_per_process: per_process,
+        max_total_bytes: total,
+    })
+    .expect("open store")
+}
+
+#[test]
+fn reads_return_what_was_written_at_any_offset() {
+    let store = store(1 << 20, 1 << 30);
+    let log = store.create("p").expect("create");
+    log.append(b"hello ");
+    log.append(b"world\n");
+    assert_eq!(log.total(), 12);
+    let all = log.read(0, 1024).expect("read");
+    assert_eq!(
+        (all.bytes.as_slice(), all.start, all.gap, all.total),
+        (&b"hello world\n"[..], 0, 0, 12)
+    );
+    let middle = log.read(3, 5).expect("read");
+    assert_eq!(
+        (middle.bytes.as_slice(), middle.start, middle.end()),
+        (&b"lo wo"[..], 3, 8)
+    );
+    let past = log.read(99, 10).expect("read");
+    assert!(past.bytes.is_empty());
+    assert_eq!(
+        (past.start, past.gap),
+        (12, 0),
+        "a cursor past the end waits at the end"
+    );
+}
+
+#[test]
+fn the_per_process_cap_drops_whole_old_segments_and_reports_the_gap() {
+    // Segments of 25 bytes (a quarter of the cap).
+    let store = store(100, 1 << 30);
+    let log = store.create("p").expect("create");
+    let data: Vec<u8> = (0..250u32).map(|i| b'a' + (i % 26) as u8).collect();
+    for chunk in data.chunks(7) {
+        log.append(chunk);
+    }
+    let chunk = log.read(0, 1000).expect("read");
+    // At most 4 segments of 25 are kept, and at least 3 full ones.
+    assert!(chunk.start >= 150 && chunk.start <= 175, "{}", chunk.start);
+    assert_eq!(
+        chunk.gap, chunk.start,
+        "everything before is reported missing"
+    );
+    assert_eq!(
+        chunk.bytes,
+        &data[usize::try_from(chunk.start).expect("fits")..]
+    );
+    assert_eq!(chunk.total, 250);
+    assert!(store.total_bytes() <= 100);
+    // Reading from inside the gap resumes at the first kept byte.
+    let resumed = log.read(10, 5).expect("read");
+    assert_eq!(resumed.gap, chunk.start - 10);
+    assert_eq!(resumed.start, chunk.start);
+}
+
+#[test]
+fn the_total_cap_forgets_the_logs_of_the_first_to_exit() {
+    let store = store(1 << 20, 100);
+    let first = store.create("first").expect("create");
+    let second = store.create("second").expect("create");
+    first.append(&[b'1'; 40]);
+    second.append(&[b'2'; 40]);
+    store.exited(&first);
+    store.exited(&second);
+    let third = store.create("third").expect("create");
+    third.append(&[b'3'; 40]);
+    // Over 100: the first to exit goes, whole.
+    assert!(!first.dir().exists());
+    let gone = first.read(0, 100).expect("read");
+    assert_eq!((gone.bytes.len(), gone.gap, gone.total), (0, 40, 40));
+    assert_eq!(second.read(0, 100).expect("read").bytes.len(), 40);
+    assert_eq!(store.total_bytes(), 80);
+}
+
+#[test]
+fn removing_a_log_frees_its_space() {
+    let store = store(1 << 20, 1 << 30);
+    let log = store.create("p").expect("create");
+    log.append(&[b'x'; 500]);
+    assert_eq!(store.total_bytes(), 500);
+    log.remove();
+    assert_eq!(store.total_bytes(), 0);
+    assert!(!log.dir().exists());
+}
+
+#[test]
+fn opening_a_store_clears_logs_of_an_earlier_run() {
+    let dir = temp_dir();
+    fs::create_dir_all(dir.join("stale")).expect("mkdir");
+    fs::write(dir.join("stale/0000000000000000.log"), b"old").expect("write");
+    let _store = LogStore::open(LogConfig::new(&dir)).expect("open");
+    assert!(!dir.join("stale").exists());
+}
+
+fn numbered_lines(count: usize) -> Vec<u8> {
+    (1..=count)
+        .flat_map(|n| format!("line {n}\n").into_bytes())
+        .collect()
+}
+
+#[test]
+fn search_finds_lines_anywhere_with_numbers_offsets_and_context() {
+    let store = store(1 << 30, 1 << 30);
+    let log = store.create("p").expect("create");
+    let data = numbered_lines(1000);
+    for chunk in data.chunks(333) {
+        log.append(chunk);
+    }
+    let result = search(
+        &log,
+        &SearchOptions {
+            pattern: Regex::new("^line 50[05]$").expect("regex"),
+            context: 1,
+            max_matches: 10,
+        },
+    )
+    .expect("search");
+    assert_eq!(result.matches.len(), 2);
+    let first = &result.matches[0];
+    assert_eq!(first.line, 500);
+    assert_eq!(first.text, b"line 500");
+    let offset = usize::try_from(first.offset).expect("fits");
+    assert!(data[offset..].starts_with(b"line 500\n"));
+    assert_eq!(first.before, vec![(499, b"line 499".to_vec())]);
+    assert_eq!(first.after, vec![(501, b"line 501".to_vec())]);
+    assert!(!result.limit_hit);
+}
+
+#[test]
+fn search_reports_hitting_the_match_limit() {
+    let store = store(1 << 30, 1 << 30);
+    let log = store.create("p").expect("create");
+    log.append(&numbered_lines(100));
+    let result = search(
+        &log,
+        &SearchOptions {
+            pattern: Regex::new("line").expect("regex"),
+            context: 0,
+            max_matches: 5,
+        },
+    )
+    .expect("search");
+    assert_eq!(result.matches.len(), 5);
+    assert!(result.limit_hit);
+}
+
+#[test]
+fn line_numbers_stay_absolute_after_old_segments_are_dropped() {
+    // 10-line segments of 100 bytes ("line NN\n" is 8 bytes... use fixed width).
+    let store = store(400, 1 << 30);
+    let log = store.create("p").expect("create");
+    let data: Vec<u8> = (1..=200)
+        .flat_map(|n| format!("l{n:07}\n").into_bytes())
+        .collect();
+    log.append(&data);
+    let range = lines(&log, 1, 10_000, 10_000, 1 << 20).expect("lines");
+    assert!(range.first_line > 1, "early lines were dropped");
+    assert_eq!(range.total_lines, 200);
+    for (number, text) in &range.lines {
+        assert_eq!(text, format!("l{number:07}").as_bytes());
+    }
+    assert_eq!(range.lines.last().map(|(n, _)| *n), Some(200));
+    let found = search(
+        &log,
+        &SearchOptions {
+            pattern: Regex::new("l0000190").expect("regex"),
+            context: 0,
+            max_matches: 1,
+        },
+    )
+    .expect("search");
+    assert_eq!(found.matches[0].line, 190);
+}
+
+#[test]
+fn line_ranges_are_bounded_and_count_an_unterminated_last_line() {
+    let store = store(1 << 30, 1 << 30);
+    let log = store.create("p").expect("create");
+    log.append(&numbered_lines(50));
+    log.append(b"partial");
+    let range = lines(&log, 10, 12, 100, 1 << 20).expect("lines");
+    assert_eq!(
+        range.lines,
+        vec![
+            (10, b"line 10".to_vec()),
+            (11, b"line 11".to_vec()),
+            (12, b"line 12".to_vec())
+        ]
+    );
+    assert_eq!(range.total_lines, 51);
+    assert!(!range.truncated);
+    let last = lines(&log, 51, 51, 100, 1 << 20).expect("lines");
+    assert_eq!(last.lines, vec![(51, b"partial".to_vec())]);
+    let capped = lines(&log, 1, 50, 5, 1 << 20).expect("lines");
+    assert_eq!(capped.lines.len(), 5);
+    assert!(capped.truncated);
+}
+
+#[test]
+fn a_huge_line_is_cut_for_matching_and_showing() {
+    let store = store(1 << 30, 1 << 30);
+    let log = store.create("p").expect("create");
+    log.append(&vec![b'x'; 200_000]);
+    log.append(b"\nafter\n");
+    let range = lines(&log, 1, 2, 10, 1 << 20).expect("lines");
+    assert_eq!(range.lines[0].1.len(), MAX_SHOWN_LINE);
+    assert_eq!(range.lines[1], (2, b"after".to_vec()));
+}
