@@ -47,6 +47,11 @@ pub const KEYS: &[&str] = &[
     "max_running_per_chat",
     "max_retained",
     "state_dir",
+    "output_dir",
+    "output_max_bytes_per_process",
+    "output_max_total_bytes",
+    "stream_keepalive",
+    "stdin_timeout",
 ];
 
 /// Every key, as merged from the layers, before validation.
@@ -76,6 +81,15 @@ pub struct RawConfig {
     max_running_per_chat: usize,
     max_retained: usize,
     state_dir: PathBuf,
+    output_dir: PathBuf,
+    #[serde(deserialize_with = "size")]
+    output_max_bytes_per_process: u64,
+    #[serde(deserialize_with = "size")]
+    output_max_total_bytes: u64,
+    #[serde(deserialize_with = "duration")]
+    stream_keepalive: Duration,
+    #[serde(deserialize_with = "duration")]
+    stdin_timeout: Duration,
 }
 
 /// Validated settings, one part per consumer.
@@ -93,6 +107,12 @@ pub struct Settings {
     pub limits: ManagerLimits,
     /// Where the state file lives (`None`: the per-user default).
     pub state_dir: Option<PathBuf>,
+    /// Where output logs live (`None`: `output` in the state directory).
+    pub output_dir: Option<PathBuf>,
+    /// Per-process cap of output kept on disk.
+    pub output_max_bytes_per_process: u64,
+    /// Total cap of output kept on disk.
+    pub output_max_total_bytes: u64,
     /// The HTTP layer.
     pub api: ApiConfig,
 }
@@ -116,6 +136,8 @@ pub struct ManagerLimits {
     pub max_running_per_chat: Option<usize>,
     /// See `default.toml`.
     pub max_retained: usize,
+    /// See `default.toml`.
+    pub stdin_timeout: Duration,
 }
 
 /// Logging settings.
@@ -262,12 +284,17 @@ impl RawConfig {
                 max_running: self.max_running,
                 max_running_per_chat: Some(self.max_running_per_chat).filter(|n| *n > 0),
                 max_retained: self.max_retained,
+                stdin_timeout: self.stdin_timeout,
             },
             state_dir: Some(self.state_dir).filter(|dir| !dir.as_os_str().is_empty()),
+            output_dir: Some(self.output_dir).filter(|dir| !dir.as_os_str().is_empty()),
+            output_max_bytes_per_process: self.output_max_bytes_per_process,
+            output_max_total_bytes: self.output_max_total_bytes,
             api: ApiConfig {
                 max_wait: self.max_wait,
                 list_limit: self.list_limit,
                 max_body_bytes: self.max_body_bytes,
+                stream_keepalive: self.stream_keepalive,
             },
         })
     }
@@ -287,6 +314,48 @@ fn parse_log_filter(text: &str) -> anyhow::Result<Targets> {
         }
     }
     Ok(text.parse()?)
+}
+
+/// A size in bytes: a number, or a string like "64MiB", "1GiB", "500KB".
+fn size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        Bytes(u64),
+        Human(String),
+    }
+    match Text::deserialize(deserializer) {
+        Ok(Text::Bytes(bytes)) => Ok(bytes),
+        Ok(Text::Human(text)) => parse_size(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not a size like \"64MiB\" or a number of bytes"
+            ))
+        }),
+        Err(_) => Err(serde::de::Error::custom(
+            "expected a size like \"64MiB\" or a number of bytes",
+        )),
+    }
+}
+
+/// Parses "64MiB", "1 GiB", "500KB", "1024".
+fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1000 * 1000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1000 * 1000 * 1000,
+        "gib" => 1 << 30,
+        _ => return None,
+    };
+    number.checked_mul(multiplier)
 }
 
 /// A duration: a humantime string ("5s", "1h 30m") or a number of seconds.

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use agentproc_api_http::{ApiState, router};
 use agentproc_core::clock::SystemClock;
 use agentproc_core::exec::Env;
+use agentproc_core::log::{LogConfig, LogStore};
 use agentproc_core::{Manager, ManagerConfig};
 use agentproc_exec_local::{Journal, LocalExecer, Subreaper};
 use anyhow::Context as _;
@@ -85,6 +86,16 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
             "stopped processes a previous agentproc left running"
         );
     }
+    let output_dir = settings
+        .output_dir
+        .clone()
+        .unwrap_or_else(|| state_dir.join("output"));
+    let logs = LogStore::open(LogConfig {
+        dir: output_dir.clone(),
+        max_bytes_per_process: settings.output_max_bytes_per_process,
+        max_total_bytes: settings.output_max_total_bytes,
+    })
+    .with_context(|| format!("cannot use the output directory {}", output_dir.display()))?;
     let subreaper = Subreaper::install(Some(Arc::clone(&journal)))
         .context("cannot become the subreaper of child processes")?;
     let listener =
@@ -126,6 +137,8 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
             max_running: settings.limits.max_running,
             max_running_per_chat: settings.limits.max_running_per_chat,
             max_retained: settings.limits.max_retained,
+            logs: Some(logs),
+            stdin_timeout: settings.limits.stdin_timeout,
         },
         Arc::new(
             LocalExecer::default()

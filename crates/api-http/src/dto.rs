@@ -27,6 +27,8 @@ pub(crate) struct StartProcessRequest {
     pub(crate) client_token: String,
     #[serde(default, deserialize_with = "nullable")]
     pub(crate) timeout_ms: u64,
+    #[serde(default, deserialize_with = "nullable")]
+    pub(crate) stdin: bool,
 }
 
 impl StartProcessRequest {
@@ -37,6 +39,7 @@ impl StartProcessRequest {
         "background",
         "client_token",
         "timeout_ms",
+        "stdin",
     ];
 }
 
@@ -195,6 +198,139 @@ pub(crate) struct ProcessOutputResponse {
     pid: Option<u32>,
     #[serde(flatten)]
     exit: ExitDto,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) wait_result: Option<&'static str>,
+}
+
+impl ProcessOutputResponse {
+    /// Applies view hygiene to the output text.
+    pub(crate) fn clean(&mut self, hygiene: agentproc_core::text::Hygiene) {
+        if hygiene != agentproc_core::text::Hygiene::default() {
+            self.output = hygiene.apply(std::mem::take(&mut self.output));
+        }
+    }
+}
+
+/// A cursor read: a piece of the full log.
+#[derive(Debug, Serialize)]
+pub(crate) struct ChunkResponse {
+    output: String,
+    cursor: u64,
+    next_cursor: u64,
+    gap_bytes: u64,
+    eof: bool,
+    running: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pid: Option<u32>,
+    #[serde(flatten)]
+    exit: ExitDto,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wait_result: Option<&'static str>,
+}
+
+impl ChunkResponse {
+    pub(crate) fn from_chunk(
+        chunk: agentproc_core::manager::OutputChunk,
+        clean: impl FnOnce(String) -> String,
+        wait_result: Option<&'static str>,
+    ) -> Self {
+        Self {
+            output: clean(chunk.text),
+            cursor: chunk.cursor,
+            next_cursor: chunk.next_cursor,
+            gap_bytes: chunk.gap_bytes,
+            eof: chunk.eof,
+            running: chunk.info.running(),
+            exit_code: chunk.info.exit_code(),
+            pid: chunk.info.pid,
+            exit: ExitDto::from(chunk.info.exit.as_ref()),
+            wait_result,
+        }
+    }
+
+    /// The `data:` of an SSE `output` event.
+    pub(crate) fn into_event_data(self) -> String {
+        crate::json::to_line(&self)
+    }
+}
+
+/// The `data:` of an SSE `exit` event.
+#[derive(Debug, Serialize)]
+pub(crate) struct ExitEventDto {
+    running: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exited_at_unix: Option<i64>,
+    #[serde(flatten)]
+    exit: ExitDto,
+}
+
+impl From<ProcessInfo> for ExitEventDto {
+    fn from(info: ProcessInfo) -> Self {
+        Self {
+            running: info.running(),
+            exit_code: info.exit_code(),
+            exited_at_unix: info.exit.as_ref().map(|exit| unix_seconds(exit.exited_at)),
+            exit: ExitDto::from(info.exit.as_ref()),
+        }
+    }
+}
+
+impl ExitEventDto {
+    pub(crate) fn into_event_data(self) -> String {
+        crate::json::to_line(&self)
+    }
+}
+
+/// A numbered line.
+#[derive(Debug, Serialize)]
+pub(crate) struct LineDto {
+    line: u64,
+    text: String,
+}
+
+impl LineDto {
+    pub(crate) fn new(line: u64, text: String) -> Self {
+        Self { line, text }
+    }
+}
+
+/// One search match.
+#[derive(Debug, Serialize)]
+pub(crate) struct MatchDto {
+    pub(crate) line: u64,
+    pub(crate) offset: u64,
+    pub(crate) text: String,
+    pub(crate) before: Vec<LineDto>,
+    pub(crate) after: Vec<LineDto>,
+}
+
+/// `GET /{id}/search` answer.
+#[derive(Debug, Serialize)]
+pub(crate) struct SearchResponse {
+    pub(crate) matches: Vec<MatchDto>,
+    pub(crate) limit_hit: bool,
+    pub(crate) first_offset: u64,
+    pub(crate) scanned_bytes: u64,
+}
+
+/// `GET /{id}/lines` answer.
+#[derive(Debug, Serialize)]
+pub(crate) struct LinesResponse {
+    pub(crate) lines: Vec<LineDto>,
+    pub(crate) total_lines: u64,
+    pub(crate) first_line: u64,
+    pub(crate) truncated: bool,
+}
+
+/// `POST /{id}/stdin` answer.
+#[derive(Debug, Serialize)]
+pub(crate) struct StdinResponse {
+    pub(crate) written: usize,
+    pub(crate) closed: bool,
 }
 
 impl From<OutputSnapshot> for ProcessOutputResponse {
@@ -206,6 +342,7 @@ impl From<OutputSnapshot> for ProcessOutputResponse {
             exit_code: snapshot.info.exit_code(),
             pid: snapshot.info.pid,
             exit: ExitDto::from(snapshot.info.exit.as_ref()),
+            wait_result: None,
         }
     }
 }

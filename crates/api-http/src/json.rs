@@ -35,6 +35,17 @@ pub(crate) fn respond<T: Serialize>(status: StatusCode, value: &T) -> Response {
     with_body(status, body)
 }
 
+/// One line of Go-encoded JSON (newlines inside strings are escaped), for
+/// Server-Sent Events `data:` fields.
+pub(crate) fn to_line<T: Serialize>(value: &T) -> String {
+    let mut body = Vec::with_capacity(256);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut body, GoFormatter);
+    if value.serialize(&mut serializer).is_err() {
+        return r#"{"message":"Internal error encoding the event."}"#.to_owned();
+    }
+    String::from_utf8(body).unwrap_or_default()
+}
+
 fn with_body(status: StatusCode, mut body: Vec<u8>) -> Response {
     body.push(b'\n');
     let mut response = (status, body).into_response();

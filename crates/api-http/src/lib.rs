@@ -17,8 +17,10 @@
 mod chat;
 mod dto;
 mod error;
+mod extract;
 mod json;
 mod middleware;
+mod output;
 mod processes;
 pub mod quote;
 
@@ -35,6 +37,8 @@ pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(5 * 60);
 pub const DEFAULT_LIST_LIMIT: usize = 10;
 /// Default for [`ApiConfig::max_body_bytes`].
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Default for [`ApiConfig::stream_keepalive`].
+pub const DEFAULT_STREAM_KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// How the HTTP layer behaves.
 #[derive(Debug, Clone)]
@@ -46,6 +50,8 @@ pub struct ApiConfig {
     pub list_limit: usize,
     /// Request bodies larger than this are refused with 413.
     pub max_body_bytes: usize,
+    /// How often a quiet stream sends a keep-alive comment.
+    pub stream_keepalive: Duration,
 }
 
 impl Default for ApiConfig {
@@ -54,6 +60,7 @@ impl Default for ApiConfig {
             max_wait: DEFAULT_MAX_WAIT,
             list_limit: DEFAULT_LIST_LIMIT,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            stream_keepalive: DEFAULT_STREAM_KEEPALIVE,
         }
     }
 }

@@ -4,23 +4,23 @@ use std::time::Duration;
 
 use agentproc_core::exec::SpawnError;
 use agentproc_core::manager::{InvalidStart, SignalProcessError, StartError};
-use agentproc_core::{ProcessId, Signal, StartRequest};
+use agentproc_core::{Signal, StartRequest};
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequestParts, RawQuery, State};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::response::Response;
 use axum::routing::{get, post};
 
 use crate::ApiState;
 use crate::chat::Chat;
 use crate::dto::{
-    ListProcessesResponse, ProcessInfoDto, ProcessOutputResponse, SignalProcessRequest,
-    StartProcessRequest, StartProcessResponse, TokenStatusResponse,
+    ListProcessesResponse, ProcessInfoDto, SignalProcessRequest, StartProcessRequest,
+    StartProcessResponse, TokenStatusResponse,
 };
 use crate::error::{ApiError, Envelope};
+use crate::extract::{RawId, RawSegment, read_body};
 use crate::json;
 use crate::quote::go_quote;
 
@@ -28,7 +28,11 @@ pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/start", post(start))
         .route("/list", get(list))
-        .route("/{id}/output", get(output))
+        .route("/{id}/output", get(crate::output::output))
+        .route("/{id}/stream", get(crate::output::stream))
+        .route("/{id}/search", get(crate::output::search))
+        .route("/{id}/lines", get(crate::output::lines))
+        .route("/{id}/stdin", post(crate::output::stdin))
         .route("/{id}/signal", post(signal))
         .route("/tokens/{token}", get(token_status))
 }
@@ -52,6 +56,7 @@ async fn start(
         chat,
         client_token: Some(request.client_token).filter(|token| !token.is_empty()),
         timeout: Some(Duration::from_millis(request.timeout_ms)).filter(|t| !t.is_zero()),
+        stdin: request.stdin,
     };
     let started = state.manager.start(request).await.map_err(start_error)?;
     Ok(json::respond(
@@ -118,30 +123,6 @@ async fn list(State(state): State<ApiState>, chat: Chat) -> Response {
         .map(ProcessInfoDto::from)
         .collect();
     json::respond(StatusCode::OK, &ListProcessesResponse { processes })
-}
-
-async fn output(
-    State(state): State<ApiState>,
-    chat: Chat,
-    id: RawId,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let not_found = || ApiError::process_not_found(&id.raw);
-    let process_id = id.parsed.ok_or_else(not_found)?;
-    let wait = query_value(query.as_deref(), "wait").as_deref() == Some("true");
-    let snapshot = if wait {
-        state
-            .manager
-            .wait_for_exit(process_id, chat.id(), state.config.max_wait)
-            .await
-    } else {
-        state.manager.output(process_id, chat.id())
-    }
-    .map_err(|_| not_found())?;
-    Ok(json::respond(
-        StatusCode::OK,
-        &ProcessOutputResponse::from(snapshot),
-    ))
 }
 
 async fn signal(
@@ -222,119 +203,4 @@ async fn token_status(
         Err(_) => state.manager.token_status("", chat.id()),
     };
     json::respond(StatusCode::OK, &TokenStatusResponse::from(status))
-}
-
-/// The body, or the envelope saying why it could not be read.
-fn read_body(state: &ApiState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    body.map_err(|rejection| {
-        let status = rejection.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(status, "Request body is too large.").with_detail(format!(
-                "the limit is {} bytes",
-                state.config.max_body_bytes
-            ))
-        } else {
-            ApiError::new(status, "Request body could not be read.")
-                .with_detail(rejection.body_text())
-        }
-    })
-}
-
-/// The first value of `name` in a query string, decoded as Go's
-/// `url.Values.Get` does.
-fn query_value(query: Option<&str>, name: &str) -> Option<String> {
-    form_urlencoded::parse(query?.as_bytes())
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.into_owned())
-}
-
-/// The last path segment, percent-decoded to bytes.
-struct RawSegment(Vec<u8>);
-
-impl<S: Send + Sync> FromRequestParts<S> for RawSegment {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let last = parts.uri.path().rsplit('/').next().unwrap_or_default();
-        Ok(Self(percent_decode(last)))
-    }
-}
-
-/// The `{id}` path segment: its percent-decoded bytes (for messages, quoted
-/// as Go does) and, when it is a canonical process id, the id. Anything else
-/// is simply an unknown process: never a 400 or 500.
-struct RawId {
-    raw: Vec<u8>,
-    parsed: Option<ProcessId>,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for RawId {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        // Routes are `/{id}/<action>`: the id is the second-to-last segment.
-        let mut segments = parts.uri.path().rsplit('/');
-        let _action = segments.next();
-        let raw = percent_decode(segments.next().unwrap_or_default());
-        let parsed = std::str::from_utf8(&raw)
-            .ok()
-            .and_then(|text| text.parse().ok());
-        Ok(Self { raw, parsed })
-    }
-}
-
-fn percent_decode(segment: &str) -> Vec<u8> {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && let (Some(hi), Some(lo)) = (
-                bytes.get(i + 1).copied().and_then(hex),
-                bytes.get(i + 2).copied().and_then(hex),
-            )
-        {
-            out.push((hi * 16 + lo) as u8);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_values_decode_like_go() {
-        assert_eq!(
-            query_value(Some("wait=true"), "wait").as_deref(),
-            Some("true")
-        );
-        assert_eq!(
-            query_value(Some("wait=%74rue"), "wait").as_deref(),
-            Some("true")
-        );
-        assert_eq!(
-            query_value(Some("wait=TRUE"), "wait").as_deref(),
-            Some("TRUE")
-        );
-        assert_eq!(
-            query_value(Some("wait=1&wait=true"), "wait").as_deref(),
-            Some("1")
-        );
-        assert_eq!(query_value(Some("x=1"), "wait"), None);
-        assert_eq!(query_value(None, "wait"), None);
-    }
-
-    #[test]
-    fn path_segments_are_percent_decoded_to_bytes() {
-        assert_eq!(percent_decode("abc"), b"abc");
-        assert_eq!(percent_decode("a%20b%2F"), b"a b/");
-        assert_eq!(percent_decode("%ff%zz%"), b"\xff%zz%");
-    }
 }

@@ -27,6 +27,9 @@ pub type Env = BTreeMap<OsString, OsString>;
 /// The merged stdout+stderr of a child, as the executor hands it out.
 pub type OutputReader = Box<dyn AsyncRead + Send + Unpin + 'static>;
 
+/// The write end of a child's standard input.
+pub type InputWriter = Box<dyn tokio::io::AsyncWrite + Send + Unpin + 'static>;
+
 /// What to run: plain data, built by the manager, interpreted by an executor.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ExecSpec {
@@ -38,6 +41,8 @@ pub struct ExecSpec {
     pub cwd: Option<PathBuf>,
     /// The complete environment of the child (nothing is inherited).
     pub env: Env,
+    /// Give the child a pipe as standard input (else `/dev/null`).
+    pub stdin: bool,
 }
 
 impl ExecSpec {
@@ -197,8 +202,9 @@ pub enum WaitError {
 ///   an `Ok` child whose exit status says so.
 /// - The child leads a new process group (or stronger container), so that
 ///   [`ExecChild::signal`] reaches every process it started.
-/// - Standard input is the null device; standard output and standard error
-///   share one pipe, so their interleaving is kept as the child wrote it.
+/// - Standard input is the null device unless [`ExecSpec::stdin`] asks for a
+///   pipe; standard output and standard error share one pipe, so their
+///   interleaving is kept as the child wrote it.
 #[cfg_attr(any(test, feature = "test-support"), mockall::automock)]
 pub trait Execer: Send + Sync + fmt::Debug + 'static {
     /// Starts `spec`, returning its handle.
@@ -233,6 +239,11 @@ pub trait ExecChild: Send + Sync + fmt::Debug + 'static {
     /// The stream ends when every process holding the write end (the child and
     /// any descendants that inherited it) has closed it.
     fn take_output(&self) -> Option<OutputReader>;
+
+    /// The write end of the child's standard input, when the spec asked for
+    /// a pipe. Returns `Some` once; later calls get `None`. Dropping it
+    /// closes the child's standard input.
+    fn take_stdin(&self) -> Option<InputWriter>;
 
     /// Sends `signal` to the child's whole process group.
     ///

@@ -105,6 +105,9 @@ pub struct StartRequest {
     /// A deadline: when it passes, the process group gets `SIGTERM`, then
     /// `SIGKILL` after the deadline grace.
     pub timeout: Option<Duration>,
+    /// Give the process a standard input pipe (written with
+    /// `Manager::write_stdin`) instead of `/dev/null`.
+    pub stdin: bool,
 }
 
 impl StartRequest {

@@ -40,8 +40,8 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use agentproc_core::exec::{
-    ChildExit, ExecChild, ExecSpec, Execer, OutputReader, Signal, SignalError, SpawnError,
-    WaitError,
+    ChildExit, ExecChild, ExecSpec, Execer, InputWriter, OutputReader, Signal, SignalError,
+    SpawnError, WaitError,
 };
 use async_trait::async_trait;
 use nix::sys::signal::{Signal as NixSignal, killpg};
@@ -154,7 +154,11 @@ pub fn spawn_with(
         .args(&spec.args)
         .env_clear()
         .envs(&spec.env)
-        .stdin(Stdio::null())
+        .stdin(if spec.stdin {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(writer)
         .stderr(stderr)
         .process_group(0);
@@ -162,15 +166,19 @@ pub fn spawn_with(
         command.current_dir(dir);
     }
     customize(&mut command);
-    let pid = {
+    let (pid, stdin) = {
         // Tracked before a subreaper's sweep can see it as a child.
         let _spawning = tracking::shared();
-        let child = command
+        let mut child = command
             .spawn()
             .map_err(|error| spawn_error(spec, &program, error))?;
         tracking::track(child.id());
-        child.id()
+        (child.id(), child.stdin.take())
         // Dropping a std `Child` neither kills nor waits.
+    };
+    let stdin = match stdin {
+        Some(stdin) => Some(pipe::Sender::from_owned_fd(OwnedFd::from(stdin)).map_err(os_error)?),
+        None => None,
     };
     // Dropping the command closes our copies of the pipe's write end, so the
     // reader sees end-of-file once the child and its descendants close
@@ -189,6 +197,7 @@ pub fn spawn_with(
         has_pidfd: exit_fd.is_some(),
         exit_fd: Mutex::new(exit_fd),
         output: Mutex::new(Some(Box::new(output))),
+        stdin: Mutex::new(stdin.map(|stdin| Box::new(stdin) as InputWriter)),
         reaped: AtomicBool::new(false),
         journal: None,
     })
@@ -308,6 +317,7 @@ pub struct LocalChild {
     /// Whether a pidfd was opened (otherwise a blocking thread waits).
     has_pidfd: bool,
     output: Mutex<Option<OutputReader>>,
+    stdin: Mutex<Option<InputWriter>>,
     reaped: AtomicBool,
     /// Where the group is recorded, to retire it once it is gone.
     journal: Option<Arc<Journal>>,
@@ -359,6 +369,10 @@ impl ExecChild for LocalChild {
 
     fn take_output(&self) -> Option<OutputReader> {
         lock(&self.output).take()
+    }
+
+    fn take_stdin(&self) -> Option<InputWriter> {
+        lock(&self.stdin).take()
     }
 
     fn signal(&self, signal: Signal) -> Result<(), SignalError> {

@@ -33,6 +33,11 @@ fn zero_configuration_gives_the_documented_defaults() {
         assert_eq!(settings.limits.max_running_per_chat, None);
         assert_eq!(settings.limits.max_retained, 1024);
         assert_eq!(settings.state_dir, None);
+        assert_eq!(settings.output_dir, None);
+        assert_eq!(settings.output_max_bytes_per_process, 64 << 20);
+        assert_eq!(settings.output_max_total_bytes, 1 << 30);
+        assert_eq!(settings.api.stream_keepalive, Duration::from_secs(15));
+        assert_eq!(settings.limits.stdin_timeout, Duration::from_secs(10));
         assert_eq!(settings.api.max_wait, Duration::from_secs(300));
         assert_eq!(settings.api.list_limit, 10);
         assert_eq!(settings.api.max_body_bytes, 1024 * 1024);
@@ -222,6 +227,24 @@ fn an_empty_workdir_means_home() {
         jail.set_env("AGENTPROC_WORKDIR", "/srv/project");
         let settings = load(&args(), Path::new(NO_SYSTEM_FILE)).expect("loads");
         assert_eq!(settings.workdir, Some(PathBuf::from("/srv/project")));
+        Ok(())
+    });
+}
+
+#[test]
+fn sizes_accept_units_and_plain_numbers() {
+    assert_eq!(parse_size("64MiB"), Some(64 << 20));
+    assert_eq!(parse_size("1 GiB"), Some(1 << 30));
+    assert_eq!(parse_size("500KB"), Some(500_000));
+    assert_eq!(parse_size("1024"), Some(1024));
+    assert_eq!(parse_size("lots"), None);
+    assert_eq!(parse_size("5 parsecs"), None);
+    Jail::expect_with(|jail| {
+        jail.set_env("AGENTPROC_OUTPUT_MAX_TOTAL_BYTES", "2GiB");
+        jail.set_env("AGENTPROC_OUTPUT_MAX_BYTES_PER_PROCESS", "1048576");
+        let settings = load(&args(), Path::new(NO_SYSTEM_FILE)).expect("loads");
+        assert_eq!(settings.output_max_total_bytes, 2 << 30);
+        assert_eq!(settings.output_max_bytes_per_process, 1 << 20);
         Ok(())
     });
 }

@@ -300,7 +300,7 @@ impl BufferSnapshot {
 /// Length of a trailing run that starts a valid multi-byte UTF-8 character
 /// but stops before its end (0 if the slice ends on a boundary or with
 /// invalid bytes).
-fn incomplete_suffix_len(bytes: &[u8]) -> usize {
+pub(crate) fn incomplete_suffix_len(bytes: &[u8]) -> usize {
     // Look back at most 3 bytes for the lead byte of the last character.
     for back in 1..=bytes.len().min(3) {
         let byte = bytes[bytes.len() - back];
@@ -401,9 +401,13 @@ fn boundary_at_or_before(bytes: &[u8], index: usize) -> usize {
     index
 }
 
-/// Text for JSON: valid UTF-8 as is, and each byte that is not part of a
-/// valid character as U+FFFD (as Go's JSON encoder does).
-fn to_text(bytes: &[u8]) -> String {
+/// Text for clients: valid UTF-8 as is, and each byte that is not part of
+/// a valid character as U+FFFD (as Go's JSON encoder does).
+pub fn text_of(bytes: &[u8]) -> String {
+    to_text(bytes)
+}
+
+pub(crate) fn to_text(bytes: &[u8]) -> String {
     let mut text = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
         text.push_str(chunk.valid());

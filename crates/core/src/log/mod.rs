@@ -455,6 +455,23 @@ impl LogView {
     }
 }
 
+/// Compiles a pattern for search and match waits, with the regex engine's
+/// compiled size bounded (so a pathological pattern is refused instead of
+/// eating memory). Matching is linear in the input.
+///
+/// # Errors
+/// When the pattern is invalid or too big; the error says why.
+pub fn compile_pattern(
+    pattern: &str,
+    ignore_case: bool,
+) -> Result<regex::bytes::Regex, regex::Error> {
+    regex::bytes::RegexBuilder::new(pattern)
+        .case_insensitive(ignore_case)
+        .size_limit(1 << 20)
+        .dfa_size_limit(4 << 20)
+        .build()
+}
+
 /// Number of `\n` bytes in `bytes`.
 pub fn count_newlines(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|byte| **byte == b'\n').count() as u64

@@ -20,6 +20,7 @@
 //!   so concurrent starts with the same token spawn once; the others wait for
 //!   the owner and attach to its process.
 
+mod output;
 mod process;
 mod reaper;
 mod supervisor;
@@ -39,11 +40,15 @@ use uuid::Uuid;
 
 use crate::clock::{Clock, ClockExt};
 use crate::exec::{Env, ExecSpec, Execer, Signal, SignalError, SpawnError};
+use crate::log::LogStore;
 use crate::process::{
     ChatContext, ExitInfo, ExitReason, OutputSnapshot, ProcessId, ProcessInfo, StartRequest,
     Started,
 };
 
+pub use output::{
+    FeedItem, OutputChunk, OutputError, OutputFeed, StdinError, Until, WaitOutcome, WaitResult,
+};
 use process::{Process, StopCause};
 pub use tokens::TokenStatus;
 use tokens::{Fingerprint, PendingToken, TokenEntry, TokenKey};
@@ -63,6 +68,8 @@ pub const DEFAULT_DEADLINE_GRACE: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_RUNNING: usize = 256;
 /// Default for [`ManagerConfig::max_retained`].
 pub const DEFAULT_MAX_RETAINED: usize = 1024;
+/// Default for [`ManagerConfig::stdin_timeout`].
+pub const DEFAULT_STDIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The error type an environment hook may return.
 pub type EnvHookError = Box<dyn std::error::Error + Send + Sync>;
@@ -107,6 +114,13 @@ pub struct ManagerConfig {
     /// exited process without a client token is forgotten early; when none
     /// can be, starts are refused.
     pub max_retained: usize,
+    /// Where full output logs are kept (`None`: only the head/tail view;
+    /// cursor reads, streams, search and match waits then answer
+    /// [`OutputError::LogsDisabled`]).
+    pub logs: Option<Arc<LogStore>>,
+    /// How long a write to a process's standard input may wait for the
+    /// process to read.
+    pub stdin_timeout: Duration,
 }
 
 impl Default for ManagerConfig {
@@ -125,6 +139,8 @@ impl Default for ManagerConfig {
             max_running: DEFAULT_MAX_RUNNING,
             max_running_per_chat: None,
             max_retained: DEFAULT_MAX_RETAINED,
+            logs: None,
+            stdin_timeout: DEFAULT_STDIN_TIMEOUT,
         }
     }
 }
@@ -148,6 +164,11 @@ impl fmt::Debug for ManagerConfig {
             .field("max_running", &self.max_running)
             .field("max_running_per_chat", &self.max_running_per_chat)
             .field("max_retained", &self.max_retained)
+            .field(
+                "logs",
+                &self.logs.as_ref().map(|store| store.config().dir.clone()),
+            )
+            .field("stdin_timeout", &self.stdin_timeout)
             .finish()
     }
 }
@@ -431,6 +452,7 @@ impl Manager {
             args: vec![OsString::from("-c"), OsString::from(&request.command)],
             cwd: workdir.clone(),
             env: self.build_env(&request),
+            stdin: request.stdin,
         };
         let spawned = inner.execer.spawn(&spec);
         let started_at = inner.clock.now();
@@ -441,12 +463,23 @@ impl Manager {
             Err(error) if token.is_none() => return Err(StartError::Spawn(error)),
             Err(error) => (None, Some(error)),
         };
+        let id = ProcessId::random();
+        let log = match (&child, &inner.config.logs) {
+            (Some(_), Some(store)) => match store.create(&id.to_string()) {
+                Ok(log) => Some(log),
+                Err(error) => {
+                    tracing::warn!(process_id = %id, %error, "cannot create the output log; keeping only the head/tail view");
+                    None
+                }
+            },
+            _ => None,
+        };
         let process = {
             let mut registry = inner.registry();
             registry.next_seq += 1;
             let process = Arc::new(Process::new(
                 process::Identity {
-                    id: ProcessId::random(),
+                    id,
                     seq: registry.next_seq,
                     command: request.command,
                     requested_workdir: request.workdir,
@@ -459,6 +492,7 @@ impl Manager {
                     started_mono,
                 },
                 child,
+                log,
             ));
             registry.processes.insert(process.id, Arc::clone(&process));
             if let Some(pending) = token.take() {
@@ -920,6 +954,9 @@ impl Inner {
         registry.release_running(process.chat_id());
         self.schedule_expiry(&mut registry, process);
         drop(registry);
+        if let (Some(store), Some(log)) = (&self.config.logs, &process.log) {
+            store.exited(log);
+        }
         self.reaper_wake.notify_one();
     }
 

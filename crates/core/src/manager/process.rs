@@ -9,9 +9,12 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use std::sync::Arc;
+
 use super::lock;
 use crate::buffer::HeadTailBuffer;
-use crate::exec::{ExecChild, Signal, SignalError};
+use crate::exec::{ExecChild, InputWriter, Signal, SignalError};
+use crate::log::ProcessLog;
 use crate::process::{ChatContext, ExitInfo, OutputSnapshot, ProcessId, ProcessInfo};
 
 /// What never changes about a process.
@@ -50,6 +53,12 @@ pub(super) struct Process {
     state: Mutex<ProcessState>,
     /// Turns true once the process has exited and its output is final.
     exited: watch::Sender<bool>,
+    /// Every byte of output so far (in the buffer and, if any, the log).
+    written: watch::Sender<u64>,
+    /// The full output on disk, when logs are enabled.
+    pub(super) log: Option<Arc<ProcessLog>>,
+    /// The write end of its standard input, when it has one and it is open.
+    pub(super) stdin: tokio::sync::Mutex<Option<InputWriter>>,
 }
 
 struct ProcessState {
@@ -79,10 +88,18 @@ impl Deref for Process {
 }
 
 impl Process {
-    pub(super) fn new(identity: Identity, child: Option<Box<dyn ExecChild>>) -> Self {
+    pub(super) fn new(
+        identity: Identity,
+        child: Option<Box<dyn ExecChild>>,
+        log: Option<Arc<ProcessLog>>,
+    ) -> Self {
+        let stdin = child.as_ref().and_then(|child| child.take_stdin());
         Self {
             identity,
             pid: child.as_ref().and_then(|child| child.pid()),
+            log,
+            stdin: tokio::sync::Mutex::new(stdin),
+            written: watch::Sender::new(0),
             child,
             state: Mutex::new(ProcessState {
                 exit: None,
@@ -144,8 +161,28 @@ impl Process {
         }
     }
 
+    /// Appends output: to the log first (outside the state lock), then to
+    /// the in-memory view, then announces the new total.
     pub(super) fn append_output(&self, bytes: &[u8]) {
-        lock(&self.state).buffer.write(bytes);
+        if let Some(log) = &self.log {
+            log.append(bytes);
+        }
+        let total = {
+            let mut state = lock(&self.state);
+            state.buffer.write(bytes);
+            state.buffer.total_written()
+        };
+        self.written.send_replace(total);
+    }
+
+    /// Follows the output total.
+    pub(super) fn watch_written(&self) -> watch::Receiver<u64> {
+        self.written.subscribe()
+    }
+
+    /// Follows the exit.
+    pub(super) fn watch_exited(&self) -> watch::Receiver<bool> {
+        self.exited.subscribe()
     }
 
     pub(super) async fn wait_exited(&self) {

@@ -15,7 +15,6 @@ use tokio_util::sync::CancellationToken;
 use super::process::Process;
 use super::{Inner, ManagerEvent, Registry, tokens};
 use crate::clock::Clock;
-use crate::process::ProcessId;
 
 impl Inner {
     /// How long `process` is kept after it exits.
@@ -42,8 +41,8 @@ impl Inner {
     }
 
     /// Forgets exited processes whose age is strictly greater than their
-    /// retention; returns their ids (announce them once the lock is gone).
-    pub(super) fn reap_locked(&self, registry: &mut Registry) -> Vec<ProcessId> {
+    /// retention; returns them (announce them once the lock is gone).
+    pub(super) fn reap_locked(&self, registry: &mut Registry) -> Vec<Arc<Process>> {
         let now = self.clock.instant();
         let mut reaped = Vec::new();
         while let Some(entry) = registry.expiries.first_entry() {
@@ -53,7 +52,7 @@ impl Inner {
             let id = entry.remove();
             if let Some(process) = registry.processes.remove(&id) {
                 unbind_token(registry, &process);
-                reaped.push(id);
+                reaped.push(process);
             }
         }
         reaped
@@ -64,11 +63,15 @@ impl Inner {
         registry.expiries.keys().next().map(|(due, _)| *due)
     }
 
-    /// Logs and publishes forgotten processes.
-    pub(super) fn announce_reaped(&self, ids: Vec<ProcessId>) {
-        for id in ids {
-            tracing::debug!(process_id = %id, "exited process reaped");
-            let _ = self.events.send(ManagerEvent::Reaped { id });
+    /// Deletes the logs of forgotten processes, then logs and publishes
+    /// them. Called without the registry lock (it touches the disk).
+    pub(super) fn announce_reaped(&self, processes: Vec<Arc<Process>>) {
+        for process in processes {
+            if let Some(log) = &process.log {
+                log.remove();
+            }
+            tracing::debug!(process_id = %process.id, "exited process reaped");
+            let _ = self.events.send(ManagerEvent::Reaped { id: process.id });
         }
     }
 }
@@ -84,7 +87,7 @@ fn unbind_token(registry: &mut Registry, process: &Process) {
 /// one retention, so the earliest expiry among them is the oldest exit.)
 /// Tokened processes are kept for their retention, since forgetting one
 /// would let a retry run its command again.
-pub(super) fn evict_oldest(registry: &mut Registry) -> Option<ProcessId> {
+pub(super) fn evict_oldest(registry: &mut Registry) -> Option<Arc<Process>> {
     let key = registry
         .expiries
         .iter()
@@ -96,8 +99,7 @@ pub(super) fn evict_oldest(registry: &mut Registry) -> Option<ProcessId> {
         })
         .map(|(key, _)| *key)?;
     let id = registry.expiries.remove(&key)?;
-    registry.processes.remove(&id);
-    Some(id)
+    registry.processes.remove(&id)
 }
 
 /// The background reaper: forgets exited processes on time, without waiting

@@ -11,8 +11,8 @@ use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::watch;
 
 use crate::exec::{
-    ChildExit, ExecChild, ExecSpec, Execer, ExitStatus, OutputReader, Signal, SignalError,
-    SpawnError, WaitError,
+    ChildExit, ExecChild, ExecSpec, Execer, ExitStatus, InputWriter, OutputReader, Signal,
+    SignalError, SpawnError, WaitError,
 };
 
 /// What a fake child does when it receives a signal.
@@ -144,6 +144,7 @@ impl Execer for FakeExecer {
         Ok(Box::new(FakeChild {
             process,
             output_taken: Mutex::new(false),
+            stdin_taken: Mutex::new(false),
             waited: Mutex::new(false),
         }))
     }
@@ -176,6 +177,10 @@ struct ChildState {
     output_closed: bool,
     reader: Option<Waker>,
     signals: Vec<Signal>,
+    /// What the manager wrote to standard input.
+    input: Vec<u8>,
+    /// The manager closed standard input.
+    input_closed: bool,
 }
 
 impl FakeProcess {
@@ -262,6 +267,13 @@ impl FakeProcess {
     pub fn signals(&self) -> Vec<Signal> {
         lock(&self.shared.state).signals.clone()
     }
+
+    /// What was written to the child's standard input, and whether it was
+    /// closed.
+    pub fn input(&self) -> (Vec<u8>, bool) {
+        let state = lock(&self.shared.state);
+        (state.input.clone(), state.input_closed)
+    }
 }
 
 /// Linux signal numbers, so fake exits look like real ones.
@@ -279,6 +291,7 @@ fn signal_number(signal: Signal) -> i32 {
 struct FakeChild {
     process: FakeProcess,
     output_taken: Mutex<bool>,
+    stdin_taken: Mutex<bool>,
     waited: Mutex<bool>,
 }
 
@@ -295,6 +308,17 @@ impl ExecChild for FakeChild {
         }
         *taken = true;
         Some(Box::new(FakeOutput {
+            process: self.process.clone(),
+        }))
+    }
+
+    fn take_stdin(&self) -> Option<InputWriter> {
+        let mut taken = lock(&self.stdin_taken);
+        if *taken || !self.process.shared.spec.stdin {
+            return None;
+        }
+        *taken = true;
+        Some(Box::new(FakeInput {
             process: self.process.clone(),
         }))
     }
@@ -342,6 +366,35 @@ impl ExecChild for FakeChild {
                 source: io::Error::other("fake child vanished"),
             }),
         }
+    }
+}
+
+/// The write end of a fake child's standard input: it takes everything.
+struct FakeInput {
+    process: FakeProcess,
+}
+
+impl tokio::io::AsyncWrite for FakeInput {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut state = lock(&self.process.shared.state);
+        if state.input_closed || self.process.shared.exit.borrow().is_some() {
+            return Poll::Ready(Err(io::Error::from(io::ErrorKind::BrokenPipe)));
+        }
+        state.input.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        lock(&self.process.shared.state).input_closed = true;
+        Poll::Ready(Ok(()))
     }
 }
 
