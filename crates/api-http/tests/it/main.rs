@@ -10,6 +10,7 @@ mod list;
 mod output;
 mod signal;
 mod start;
+mod streaming;
 mod support;
 mod tokens;
 mod wire;

@@ -50,6 +50,23 @@ pub(crate) fn coder_fields(value: &Value, fields: &[&str]) -> Value {
 /// Coder's `ProcessOutputResponse` fields.
 pub(crate) const OUTPUT_FIELDS: &[&str] = &["output", "truncated", "running", "exit_code"];
 
+/// A fresh log store in a temporary directory.
+pub(crate) fn log_store(per_process: u64) -> Arc<agentproc_core::log::LogStore> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "agentproc-api-logs-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    agentproc_core::log::LogStore::open(agentproc_core::log::LogConfig {
+        dir,
+        max_bytes_per_process: per_process,
+        max_total_bytes: 1 << 30,
+    })
+    .expect("log store")
+}
+
 /// The environment of the test process, so `sh` finds its tools.
 pub(crate) fn host_env() -> Env {
     std::env::vars_os().collect()
@@ -65,6 +82,9 @@ impl Api {
         if config.base_env.is_empty() {
             config.base_env = host_env();
         }
+        if config.logs.is_none() {
+            config.logs = Some(log_store(64 << 20));
+        }
         Self::build(
             config,
             Arc::new(LocalExecer::default()),
@@ -79,6 +99,7 @@ impl Api {
         Self::build(
             ManagerConfig {
                 base_env: host_env(),
+                logs: Some(log_store(64 << 20)),
                 ..ManagerConfig::default()
             },
             Arc::new(LocalExecer::default()),

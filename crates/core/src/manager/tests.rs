@@ -13,6 +13,7 @@ use crate::exec::{ExitStatus, SpawnError};
 use crate::testing::{FakeExecer, FakeProcess, ManualClock, MockExecer, SignalBehavior};
 
 mod limits;
+mod output;
 mod stops;
 mod tokens;
 
