@@ -222,6 +222,49 @@ async fn run(scale: Scale) -> Vec<Row> {
         None,
     ));
 
+    // 3b. The same in-process, with and without the on-disk log (the
+    // server above keeps one).
+    let logs_dir =
+        std::env::temp_dir().join(format!("agentproc-bench-logs-{}", std::process::id()));
+    let logged = Manager::new(
+        ManagerConfig {
+            base_env: std::env::vars_os().collect(),
+            logs: Some(
+                agentproc_core::log::LogStore::open(agentproc_core::log::LogConfig::new(&logs_dir))
+                    .expect("log store"),
+            ),
+            ..ManagerConfig::default()
+        },
+        Arc::new(LocalExecer::default()),
+        Arc::new(SystemClock),
+    );
+    let mut without = Vec::new();
+    let mut with = Vec::new();
+    for _ in 0..3 {
+        without.push(in_process_capture(&bench.manager, bytes).await);
+        with.push(in_process_capture(&logged, bytes).await);
+    }
+    let (without, with) = (Cost::median(without), Cost::median(with));
+    for (name, cost) in [
+        ("in-process, no log", &without),
+        ("in-process, with log", &with),
+    ] {
+        let ratio = cost.wall.as_secs_f64() / raw.wall.as_secs_f64();
+        rows.push(row(
+            &format!(
+                "capture {}, {name} (wall / CPU per GiB)",
+                human_bytes(bytes)
+            ),
+            format!("{} / {}", millis(cost.wall), millis(cost.cpu.div_f64(gib))),
+            format!("{} / {}", millis(raw.wall), millis(raw.cpu.div_f64(gib))),
+            format!("{ratio:.2}x"),
+            "",
+            None,
+        ));
+    }
+    logged.close().await;
+    let _ = std::fs::remove_dir_all(&logs_dir);
+
     // 4. Wait wake-up latency.
     let wake = bench.wakeup_latency(scale.wakeups).await;
     rows.push(row(
@@ -638,6 +681,25 @@ async fn raw_concurrent(total: usize, concurrency: usize) -> f64 {
         task.await.expect("join");
     }
     total as f64 / start.elapsed().as_secs_f64()
+}
+
+/// An in-process manager capturing `bytes` of output; CPU is this
+/// process's (the pump, and the log writer thread when there is a log).
+async fn in_process_capture(manager: &Manager, bytes: u64) -> Cost {
+    let before = usage(nix::sys::resource::UsageWho::RUSAGE_SELF);
+    let start = Instant::now();
+    let started = manager
+        .start(StartRequest::new(format!("head -c {bytes} /dev/zero")))
+        .await
+        .expect("start");
+    manager
+        .wait_for_exit(started.info.id, None, Duration::from_secs(300))
+        .await
+        .expect("exists");
+    Cost {
+        wall: start.elapsed(),
+        cpu: usage(nix::sys::resource::UsageWho::RUSAGE_SELF).saturating_sub(before),
+    }
 }
 
 /// Wall and CPU time of a run.

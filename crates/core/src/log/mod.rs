@@ -8,13 +8,17 @@
 //! the processes that exited first. What was dropped is counted, so a
 //! reader learns exactly how many bytes it missed (a "gap").
 //!
-//! Writes are plain appends to the page cache (no fsync): the log exists to
-//! be read back while agentproc runs, and is deleted when its process is
-//! forgotten.
+//! Writing never holds up the reading of a process's output: the read loop
+//! only copies each chunk into a queue, and one writer thread per store
+//! appends to the files. If the disk falls behind by more than
+//! [`MAX_PENDING_BYTES`], further chunks are not logged (a hole, reported as
+//! a gap like any other) rather than slowing the process down; the
+//! in-memory head/tail view is unaffected. Writes go to the page cache (no
+//! fsync): the log exists to be read back while agentproc runs, and is
+//! deleted when its process is forgotten.
 //!
-//! The manager's only other file access is checking the default working
-//! directory; this module is where core does real file I/O, because the log
-//! is the manager's own data, not configuration.
+//! Besides checking the default working directory, this module is the only
+//! file I/O in core: the log is the manager's own data, not configuration.
 
 mod search;
 
@@ -22,7 +26,10 @@ use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
+
+use tokio::sync::watch;
 
 pub use search::{
     LineRange, MAX_SCAN_LINE, MAX_SHOWN_LINE, Match, SearchOptions, SearchResult, lines, search,
@@ -32,6 +39,9 @@ pub use search::{
 pub const DEFAULT_MAX_BYTES_PER_PROCESS: u64 = 64 << 20;
 /// Default for [`LogConfig::max_total_bytes`].
 pub const DEFAULT_MAX_TOTAL_BYTES: u64 = 1 << 30;
+/// Bytes queued for the writer thread, across all logs, beyond which new
+/// output is not logged (a hole) rather than slowing processes down.
+pub const MAX_PENDING_BYTES: u64 = 64 << 20;
 /// How many segments a full per-process log is split into.
 const SEGMENTS: u64 = 4;
 
@@ -58,7 +68,8 @@ impl LogConfig {
     }
 }
 
-/// A chunk read back from a log.
+/// A chunk read back from a log. It never spans a gap: missing bytes are
+/// always at its start.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LogChunk {
     /// The bytes.
@@ -67,7 +78,7 @@ pub struct LogChunk {
     pub start: u64,
     /// Bytes between the requested offset and `start` that are gone.
     pub gap: u64,
-    /// Every byte written so far (the offset just past the last one).
+    /// Every byte logged so far (the offset just past the last one).
     pub total: u64,
 }
 
@@ -78,12 +89,19 @@ impl LogChunk {
     }
 }
 
-/// Shared accounting for all logs: the total cap and which logs to forget
-/// first.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Shared accounting for all logs (the total cap, which logs to forget
+/// first) and the writer thread.
 #[derive(Debug)]
 pub struct LogStore {
     config: LogConfig,
     state: Mutex<StoreState>,
+    queue: Mutex<mpsc::Sender<Item>>,
+    /// Bytes queued and not yet written.
+    pending: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -94,16 +112,25 @@ struct StoreState {
     exited: VecDeque<Arc<ProcessLog>>,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+/// Work for the writer thread: a piece of one log, in order.
+#[derive(Debug)]
+struct Item {
+    log: Arc<ProcessLog>,
+    offset: u64,
+    newlines: u64,
+    ends_with_newline: bool,
+    /// `None`: the bytes were not queued (the writer was too far behind);
+    /// `len` bytes are a hole.
+    bytes: Option<Vec<u8>>,
+    len: u64,
 }
 
 impl LogStore {
-    /// A store writing under `config.dir`, which is created, and emptied of
-    /// logs left by an earlier run.
+    /// A store writing under `config.dir`, which is created and emptied of
+    /// logs left by an earlier run, with its writer thread.
     ///
     /// # Errors
-    /// When the directory cannot be created.
+    /// When the directory cannot be created or the thread cannot start.
     pub fn open(config: LogConfig) -> io::Result<Arc<Self>> {
         fs::create_dir_all(&config.dir)?;
         for entry in fs::read_dir(&config.dir)?.flatten() {
@@ -111,10 +138,31 @@ impl LogStore {
                 let _ = fs::remove_dir_all(entry.path());
             }
         }
-        Ok(Arc::new(Self {
+        let (queue, work) = mpsc::channel::<Item>();
+        let store = Arc::new(Self {
             config,
             state: Mutex::new(StoreState::default()),
-        }))
+            queue: Mutex::new(queue),
+            pending: AtomicU64::new(0),
+        });
+        // The thread ends when every sender is gone, i.e. with the store.
+        let weak = Arc::downgrade(&store);
+        std::thread::Builder::new()
+            .name("agentproc-log-writer".to_owned())
+            .spawn(move || {
+                for item in work {
+                    let queued = item.bytes.as_ref().map_or(0, |bytes| bytes.len() as u64);
+                    let log = Arc::clone(&item.log);
+                    log.commit(item);
+                    match weak.upgrade() {
+                        Some(store) => {
+                            store.pending.fetch_sub(queued, Ordering::AcqRel);
+                        }
+                        None => return,
+                    }
+                }
+            })?;
+        Ok(store)
     }
 
     /// The configuration.
@@ -136,10 +184,12 @@ impl LogStore {
         fs::create_dir_all(&dir)?;
         let segment_bytes = (self.config.max_bytes_per_process / SEGMENTS).max(1);
         Ok(Arc::new(ProcessLog {
-            store: Arc::clone(self),
+            store: Arc::downgrade(self),
             dir,
             segment_bytes,
+            offered: AtomicU64::new(0),
             state: Mutex::new(LogState::default()),
+            committed: watch::Sender::new(0),
         }))
     }
 
@@ -150,8 +200,6 @@ impl LogStore {
         self.enforce_total(None);
     }
 
-    /// Accounts `bytes` written (negative when dropped) and forgets the
-    /// logs of the first-exited processes while over the total cap.
     fn account(&self, added: u64, removed: u64, writer: Option<&ProcessLog>) {
         {
             let mut state = lock(&self.state);
@@ -187,10 +235,15 @@ impl LogStore {
 /// One process's log.
 #[derive(Debug)]
 pub struct ProcessLog {
-    store: Arc<LogStore>,
+    store: std::sync::Weak<LogStore>,
     dir: PathBuf,
     segment_bytes: u64,
+    /// Bytes handed to [`ProcessLog::append`] so far (the reader's side).
+    offered: AtomicU64,
+    /// The writer's side.
     state: Mutex<LogState>,
+    /// Bytes logged (or known lost) so far: readers wait on it.
+    committed: watch::Sender<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -198,115 +251,194 @@ struct LogState {
     segments: VecDeque<Segment>,
     /// Append handle of the last segment.
     current: Option<File>,
-    /// Every byte written so far.
+    /// Every byte committed so far (written, dropped or lost).
     total: u64,
-    /// Newlines in the bytes dropped from the front.
-    dropped_newlines: u64,
-    /// The whole log was forgotten to keep the total under the cap.
+    /// Newlines in everything committed so far.
+    newlines: u64,
+    /// The last committed byte was a newline.
+    ends_with_newline: bool,
+    /// The whole log was forgotten (total cap, or its process was).
     evicted: bool,
     /// Writing failed; the log stays readable up to here.
     failed: bool,
-    /// The last byte written was a newline.
-    ends_with_newline: bool,
-    /// The first kept byte is in the middle of a line (its start was
-    /// dropped).
-    starts_mid_line: bool,
 }
 
 #[derive(Debug, Clone)]
-struct Segment {
-    start: u64,
-    len: u64,
-    newlines: u64,
+pub(crate) struct Segment {
+    pub(crate) start: u64,
+    pub(crate) len: u64,
+    pub(crate) newlines: u64,
+    /// Newlines before `start` (so line numbers stay absolute across gaps).
+    pub(crate) lines_before: u64,
+    /// The byte before `start` was not a newline: the first line is a
+    /// fragment.
+    pub(crate) starts_mid_line: bool,
     ends_with_newline: bool,
-    path: PathBuf,
+    pub(crate) path: PathBuf,
+}
+
+impl Segment {
+    pub(crate) fn end(&self) -> u64 {
+        self.start + self.len
+    }
 }
 
 /// What a reader needs to read a range without holding the lock.
 #[derive(Debug, Clone)]
 pub(crate) struct LogView {
     segments: Vec<Segment>,
-    /// The first readable offset.
-    pub(crate) first: u64,
-    /// Every byte written so far.
+    /// Every byte committed so far.
     pub(crate) total: u64,
-    /// The line number (1-based) of the line `first` is in.
-    pub(crate) first_line: u64,
-    /// The last byte written was a newline.
+    /// Newlines in everything committed so far.
+    pub(crate) newlines: u64,
+    /// The last committed byte was a newline.
     pub(crate) ends_with_newline: bool,
-    /// The first readable byte is in the middle of line `first_line`.
-    pub(crate) starts_mid_line: bool,
 }
 
 impl ProcessLog {
-    /// Appends `bytes`. A write error is logged once; the log then stops
-    /// growing (the in-memory view is unaffected).
-    pub fn append(&self, bytes: &[u8]) {
+    /// Queues `bytes` for the writer thread. Never blocks: if the writer is
+    /// too far behind, the bytes become a hole in the log.
+    pub fn append(self: &Arc<Self>, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
         }
-        let mut added = 0;
-        let mut removed = 0;
-        {
-            let mut state = lock(&self.state);
-            state.ends_with_newline = bytes.last() == Some(&b'\n');
-            if state.evicted || state.failed {
-                state.total += bytes.len() as u64;
-                return;
-            }
-            let mut rest = bytes;
-            while !rest.is_empty() {
-                let room = match state.segments.back() {
-                    Some(last) if last.len < self.segment_bytes => self.segment_bytes - last.len,
-                    _ => {
-                        // Start a new segment, dropping the oldest if full.
-                        if state.segments.len() as u64 >= SEGMENTS {
-                            removed += self.drop_front(&mut state);
-                        }
-                        if let Err(error) = self.start_segment(&mut state) {
-                            tracing::warn!(dir = %self.dir.display(), %error, "cannot write the output log");
-                            state.failed = true;
-                            state.total += rest.len() as u64;
-                            break;
-                        }
-                        self.segment_bytes
-                    }
-                };
-                let take = rest.len().min(usize::try_from(room).unwrap_or(usize::MAX));
-                let (now, later) = rest.split_at(take);
-                let written = state.current.as_mut().map(|file| file.write_all(now));
-                if let Some(Err(error)) = written {
-                    tracing::warn!(dir = %self.dir.display(), %error, "cannot write the output log");
-                    state.failed = true;
-                    state.total += rest.len() as u64;
-                    break;
-                }
-                let newlines = count_newlines(now);
-                if let Some(last) = state.segments.back_mut() {
-                    last.len += now.len() as u64;
-                    last.newlines += newlines;
-                    last.ends_with_newline = now.last() == Some(&b'\n');
-                }
-                state.total += now.len() as u64;
-                added += now.len() as u64;
-                rest = later;
-            }
-        }
-        self.store.account(added, removed, Some(self));
+        let len = bytes.len() as u64;
+        let offset = self.offered.fetch_add(len, Ordering::AcqRel);
+        let Some(store) = self.store.upgrade() else {
+            return;
+        };
+        let newlines = count_newlines(bytes);
+        let ends_with_newline = bytes.last() == Some(&b'\n');
+        let queued = store.pending.fetch_add(len, Ordering::AcqRel) + len <= MAX_PENDING_BYTES;
+        let payload = if queued {
+            Some(bytes.to_vec())
+        } else {
+            store.pending.fetch_sub(len, Ordering::AcqRel);
+            None
+        };
+        let item = Item {
+            log: Arc::clone(self),
+            offset,
+            newlines,
+            ends_with_newline,
+            bytes: payload,
+            len,
+        };
+        let _ = lock(&store.queue).send(item);
     }
 
-    fn start_segment(&self, state: &mut LogState) -> io::Result<()> {
-        let path = self.dir.join(format!("{:016x}.log", state.total));
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
-        state.current = Some(file);
-        state.segments.push_back(Segment {
-            start: state.total,
-            len: 0,
-            newlines: 0,
-            ends_with_newline: false,
-            path,
-        });
-        Ok(())
+    /// Bytes handed to [`ProcessLog::append`] so far.
+    pub fn offered(&self) -> u64 {
+        self.offered.load(Ordering::Acquire)
+    }
+
+    /// Waits until everything appended so far is committed (written or
+    /// known lost).
+    pub async fn flushed(&self) {
+        let target = self.offered();
+        let mut committed = self.committed.subscribe();
+        let _ = committed.wait_for(|committed| *committed >= target).await;
+    }
+
+    /// Follows the committed total.
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.committed.subscribe()
+    }
+
+    /// The writer thread's side of an [`Item`].
+    fn commit(&self, item: Item) {
+        let end = item.offset + item.len;
+        let (added, removed) = {
+            let mut state = lock(&self.state);
+            let mut counts = (0, 0);
+            match (&item.bytes, state.evicted || state.failed) {
+                (Some(bytes), false) => match self.write(&mut state, item.offset, bytes) {
+                    Ok(written) => counts = written,
+                    Err(error) => {
+                        tracing::warn!(dir = %self.dir.display(), %error, "cannot write the output log");
+                        state.failed = true;
+                        state.current = None;
+                    }
+                },
+                (None, false) => {
+                    tracing::warn!(
+                        dir = %self.dir.display(),
+                        bytes = item.len,
+                        "output came faster than the disk took it; not logged (a gap)"
+                    );
+                    // The next write starts a new segment after the hole.
+                    state.current = None;
+                }
+                (_, true) => {}
+            }
+            state.total = end;
+            state.newlines += item.newlines;
+            state.ends_with_newline = item.ends_with_newline;
+            counts
+        };
+        // Account (and enforce the total cap) before telling readers, so a
+        // reader that waited for these bytes sees the store settled.
+        if let Some(store) = self.store.upgrade() {
+            store.account(added, removed, Some(self));
+        }
+        self.committed.send_replace(end);
+    }
+
+    /// Appends to the last segment, starting new ones when it is full or
+    /// after a hole. Returns (bytes added, bytes dropped from the front).
+    fn write(&self, state: &mut LogState, offset: u64, bytes: &[u8]) -> io::Result<(u64, u64)> {
+        let mut removed = 0;
+        let mut at = offset;
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let room = match state.segments.back() {
+                Some(last)
+                    if state.current.is_some()
+                        && last.end() == at
+                        && last.len < self.segment_bytes =>
+                {
+                    self.segment_bytes - last.len
+                }
+                _ => {
+                    if state.segments.len() as u64 >= SEGMENTS {
+                        removed += self.drop_front(state);
+                    }
+                    let path = self.dir.join(format!("{at:016x}.log"));
+                    state.current = Some(OpenOptions::new().create(true).append(true).open(&path)?);
+                    // Newlines before `at`: everything committed, plus this
+                    // item's bytes already placed in earlier segments.
+                    let placed = &bytes[..bytes.len() - rest.len()];
+                    let lines_before = state.newlines + count_newlines(placed);
+                    let previous_newline = match placed.last() {
+                        Some(byte) => *byte == b'\n',
+                        None => state.ends_with_newline,
+                    };
+                    state.segments.push_back(Segment {
+                        start: at,
+                        len: 0,
+                        newlines: 0,
+                        lines_before,
+                        starts_mid_line: at > 0 && !previous_newline,
+                        ends_with_newline: false,
+                        path,
+                    });
+                    self.segment_bytes
+                }
+            };
+            let take = rest.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+            let (piece, later) = rest.split_at(take);
+            if let Some(file) = state.current.as_mut() {
+                file.write_all(piece)?;
+            }
+            if let Some(last) = state.segments.back_mut() {
+                last.len += piece.len() as u64;
+                last.newlines += count_newlines(piece);
+                last.ends_with_newline = piece.last() == Some(&b'\n');
+            }
+            at += piece.len() as u64;
+            rest = later;
+        }
+        Ok((bytes.len() as u64, removed))
     }
 
     /// Drops the oldest segment; returns its size.
@@ -318,8 +450,6 @@ impl ProcessLog {
             state.current = None;
         }
         let _ = fs::remove_file(&oldest.path);
-        state.dropped_newlines += oldest.newlines;
-        state.starts_mid_line = !oldest.ends_with_newline;
         oldest.len
     }
 
@@ -333,66 +463,60 @@ impl ProcessLog {
             }
             self.drop_front(&mut state)
         };
-        self.store.account(0, removed, None);
+        if let Some(store) = self.store.upgrade() {
+            store.account(0, removed, None);
+        }
         true
+    }
+
+    /// Forgets every segment; returns the bytes freed.
+    fn clear(&self) -> u64 {
+        let mut state = lock(&self.state);
+        state.evicted = true;
+        state.current = None;
+        let removed = state.segments.iter().map(|s| s.len).sum();
+        state.segments.clear();
+        removed
     }
 
     /// Forgets the whole log (total cap).
     fn evict(&self) {
-        let removed = {
-            let mut state = lock(&self.state);
-            state.evicted = true;
-            state.current = None;
-            let removed = state.segments.iter().map(|s| s.len).sum();
-            state.dropped_newlines += state.segments.iter().map(|s| s.newlines).sum::<u64>();
-            state.segments.clear();
-            removed
-        };
+        let removed = self.clear();
         let _ = fs::remove_dir_all(&self.dir);
-        self.store.account(0, removed, None);
+        if let Some(store) = self.store.upgrade() {
+            store.account(0, removed, None);
+        }
     }
 
     /// Deletes the log (its process was forgotten).
     pub fn remove(&self) {
-        let removed = {
-            let mut state = lock(&self.state);
-            state.current = None;
-            let removed = state.segments.iter().map(|s| s.len).sum();
-            state.segments.clear();
-            state.evicted = true;
-            removed
-        };
+        let removed = self.clear();
         let _ = fs::remove_dir_all(&self.dir);
-        {
-            let mut store = lock(&self.store.state);
-            store
+        if let Some(store) = self.store.upgrade() {
+            lock(&store.state)
                 .exited
                 .retain(|log| !std::ptr::eq(Arc::as_ptr(log), self));
+            store.account(0, removed, None);
         }
-        self.store.account(0, removed, None);
     }
 
-    /// Every byte written so far.
+    /// Every byte committed so far.
     pub fn total(&self) -> u64 {
         lock(&self.state).total
     }
 
     pub(crate) fn view(&self) -> LogView {
         let state = lock(&self.state);
-        let segments: Vec<Segment> = state.segments.iter().cloned().collect();
-        let first = segments.first().map_or(state.total, |s| s.start);
         LogView {
-            segments,
-            first,
+            segments: state.segments.iter().cloned().collect(),
             total: state.total,
-            first_line: state.dropped_newlines + 1,
+            newlines: state.newlines,
             ends_with_newline: state.ends_with_newline,
-            starts_mid_line: state.starts_mid_line && !state.segments.is_empty(),
         }
     }
 
-    /// Reads up to `limit` bytes from absolute offset `from`. Bytes before
-    /// the first readable offset are reported as a gap.
+    /// Reads up to `limit` bytes from absolute offset `from`. Missing bytes
+    /// (dropped, or a hole) are reported as a gap at the chunk's start.
     ///
     /// # Errors
     /// When a segment cannot be read.
@@ -409,50 +533,73 @@ impl ProcessLog {
 impl LogView {
     /// Reads up to `limit` bytes from `from`; see [`ProcessLog::read`].
     pub(crate) fn read(&self, from: u64, limit: usize) -> io::Result<LogChunk> {
-        let start = from.clamp(self.first, self.total);
-        let gap = start.saturating_sub(from.min(self.total));
+        let from = from.min(self.total);
+        // The first segment with bytes at or after `from`.
+        let Some(first) = self.segments.iter().position(|s| s.end() > from) else {
+            // Nothing readable from here on: the rest is gone.
+            return Ok(LogChunk {
+                bytes: Vec::new(),
+                start: self.total,
+                gap: self.total - from,
+                total: self.total,
+            });
+        };
+        let start = from.max(self.segments[first].start);
         let end = start.saturating_add(limit as u64).min(self.total);
         let mut bytes = Vec::with_capacity(usize::try_from(end - start).unwrap_or(0));
-        self.read_into(start, end, &mut bytes)?;
-        // A segment deleted since the view was taken reads short: whatever
-        // is missing at the front is a gap too.
+        let mut at = start;
+        for segment in &self.segments[first..] {
+            if segment.start > at || at >= end {
+                break; // a hole follows: the next read reports it
+            }
+            let to = end.min(segment.end());
+            match File::open(&segment.path) {
+                Ok(mut file) => {
+                    file.seek(SeekFrom::Start(at - segment.start))?;
+                    file.take(to - at).read_to_end(&mut bytes)?;
+                }
+                // Dropped since the view was taken (always from the front):
+                // everything so far is gone too.
+                Err(error) if error.kind() == io::ErrorKind::NotFound => bytes.clear(),
+                Err(error) => return Err(error),
+            }
+            at = to;
+        }
+        let chunk_start = at - bytes.len() as u64;
         Ok(LogChunk {
-            start: end - bytes.len() as u64,
-            gap: gap + (end - start - bytes.len() as u64),
+            gap: chunk_start - from,
+            start: chunk_start,
             total: self.total,
             bytes,
         })
     }
 
-    fn read_into(&self, start: u64, end: u64, out: &mut Vec<u8>) -> io::Result<()> {
-        for segment in &self.segments {
-            let seg_end = segment.start + segment.len;
-            if seg_end <= start || segment.start >= end {
-                continue;
-            }
-            let from = start.max(segment.start);
-            let to = end.min(seg_end);
-            match File::open(&segment.path) {
-                Ok(mut file) => {
-                    file.seek(SeekFrom::Start(from - segment.start))?;
-                    file.take(to - from).read_to_end(out)?;
-                }
-                // Dropped since the view was taken. Segments are dropped
-                // from the front only, so nothing read before it remains
-                // valid either: what is missing becomes part of the gap.
-                Err(error) if error.kind() == io::ErrorKind::NotFound => out.clear(),
-                Err(error) => return Err(error),
-            }
-        }
-        Ok(())
+    /// Segments in order, for streaming readers.
+    pub(crate) fn segment_list(&self) -> &[Segment] {
+        &self.segments
     }
 
-    /// Segments in order, for streaming readers.
-    pub(crate) fn segments(&self) -> impl Iterator<Item = (u64, u64, u64, &Path)> {
-        self.segments
-            .iter()
-            .map(|s| (s.start, s.len, s.newlines, s.path.as_path()))
+    /// The first readable offset.
+    pub(crate) fn first(&self) -> u64 {
+        self.segments.first().map_or(self.total, |s| s.start)
     }
+}
+
+/// Number of `\n` bytes in `bytes`: eight bytes at a time (this runs on
+/// every byte a process writes).
+pub fn count_newlines(bytes: &[u8]) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const NEWLINES: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+    let (words, rest) = bytes.as_chunks::<8>();
+    let mut count = 0u64;
+    for word in words {
+        // Bytes equal to '\n' become zero; then set the high bit of each
+        // byte that is zero, exactly (no borrow between bytes).
+        let x = u64::from_ne_bytes(*word) ^ NEWLINES;
+        let zero_high = !(((x & LOW7) + LOW7) | x | LOW7);
+        count += u64::from(zero_high.count_ones());
+    }
+    count + rest.iter().filter(|byte| **byte == b'\n').count() as u64
 }
 
 /// Compiles a pattern for search and match waits, with the regex engine's
@@ -470,11 +617,6 @@ pub fn compile_pattern(
         .size_limit(1 << 20)
         .dfa_size_limit(4 << 20)
         .build()
-}
-
-/// Number of `\n` bytes in `bytes`.
-pub fn count_newlines(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|byte| **byte == b'\n').count() as u64
 }
 
 #[cfg(test)]

@@ -76,15 +76,16 @@ pub struct LineRange {
 /// When the log cannot be read.
 pub fn search(log: &ProcessLog, options: &SearchOptions) -> io::Result<SearchResult> {
     let view = log.view();
+    let first = view.first();
     let mut result = SearchResult {
-        first_offset: view.first,
+        first_offset: first,
         ..SearchResult::default()
     };
     let mut before: VecDeque<(u64, Vec<u8>)> = VecDeque::with_capacity(options.context + 1);
     // Matches still collecting lines after them: (index, lines missing).
     let mut open: Vec<(usize, usize)> = Vec::new();
-    scan_lines(&view, view.first_line, 0, |line| {
-        result.scanned_bytes = line.end - view.first;
+    scan_lines(&view, 0, |line| {
+        result.scanned_bytes = line.end - first;
         let shown = shown(line.bytes);
         for (index, missing) in &mut open {
             result.matches[*index]
@@ -137,14 +138,17 @@ pub fn lines(
     max_bytes: usize,
 ) -> io::Result<LineRange> {
     let view = log.view();
+    let first_line = view.segment_list().first().map_or(view.newlines + 1, |s| {
+        s.lines_before + 1 + u64::from(s.starts_mid_line)
+    });
     let mut range = LineRange {
         total_lines: view.total_lines(),
-        first_line: view.first_line + u64::from(view.starts_mid_line),
+        first_line,
         ..LineRange::default()
     };
     let mut bytes = 0;
     let start = start.max(1);
-    scan_lines(&view, view.first_line, start, |line| {
+    scan_lines(&view, start, |line| {
         if line.number < start {
             return Flow::Continue;
         }
@@ -166,12 +170,10 @@ pub fn lines(
 impl LogView {
     /// Lines written so far: every newline, plus a last unterminated line.
     pub(crate) fn total_lines(&self) -> u64 {
-        let newlines: u64 =
-            self.first_line - 1 + self.segments().map(|(_, _, n, _)| n).sum::<u64>();
         if self.total > 0 && !self.ends_with_newline {
-            newlines + 1
+            self.newlines + 1
         } else {
-            newlines
+            self.newlines
         }
     }
 }
@@ -195,45 +197,62 @@ struct Line<'a> {
     end: u64,
 }
 
-/// Calls `visit` for each line of the log from the first readable byte,
-/// skipping whole segments that end before line `skip_to`.
+/// Calls `visit` for each whole line on disk, in order, with absolute line
+/// numbers. Segments whose lines all come before `skip_to` are not read. A
+/// line whose start is missing (dropped, or after a hole) is not visited; a
+/// line cut by a hole is visited with what is there.
 fn scan_lines(
     view: &LogView,
-    first_line: u64,
     skip_to: u64,
     mut visit: impl FnMut(Line<'_>) -> Flow,
 ) -> io::Result<()> {
-    let mut number = first_line;
+    let mut number = 0;
     let mut line: Vec<u8> = Vec::new();
-    let mut line_offset = view.first;
+    let mut line_offset = 0;
+    let mut offset = 0;
+    let mut skip_partial = false;
+    // Where the previously scanned segment ended, to tell holes.
+    let mut scanned_to: Option<u64> = None;
     let mut chunk = vec![0; 64 * 1024];
-    let mut segments = view.segments().peekable();
-    // Skip segments wholly before the wanted line: a segment's lines run
-    // from `number` to `number + newlines` (the last may continue in the
-    // next segment, and is then not wanted either).
-    while let Some(&(_, _, newlines, _)) = segments.peek() {
-        if skip_to <= number + newlines {
-            break;
+    for segment in view.segment_list() {
+        // Its lines run from `lines_before + 1` to `lines_before + newlines
+        // + 1` (the last may continue in the next segment).
+        if skip_to > segment.lines_before + segment.newlines + 1 {
+            continue;
         }
-        number += newlines;
-        segments.next();
-        line_offset = segments.peek().map_or(view.total, |(next, _, _, _)| *next);
-    }
-    let mut offset = line_offset;
-    // A line whose start was dropped is not a line to show or match.
-    let mut skip_partial = view.starts_mid_line && line_offset == view.first;
-    for (_, _, _, path) in segments {
-        let mut file = match File::open(path) {
+        if scanned_to != Some(segment.start) {
+            // A fresh start: after a hole, or the first segment read.
+            if !line.is_empty() && !skip_partial {
+                let flow = visit(Line {
+                    number,
+                    offset: line_offset,
+                    bytes: &line,
+                    end: offset,
+                });
+                if matches!(flow, Flow::Stop) {
+                    return Ok(());
+                }
+            }
+            number = segment.lines_before + 1;
+            line.clear();
+            line_offset = segment.start;
+            offset = segment.start;
+            skip_partial = segment.starts_mid_line;
+        }
+        let mut file = match File::open(&segment.path) {
             Ok(file) => file,
             // Dropped since the view was taken: its lines are gone.
             Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
             Err(error) => return Err(error),
         };
-        loop {
-            let read = file.read(&mut chunk)?;
+        let mut left = segment.len;
+        while left > 0 {
+            let want = usize::try_from(left).unwrap_or(usize::MAX).min(chunk.len());
+            let read = file.read(&mut chunk[..want])?;
             if read == 0 {
                 break;
             }
+            left -= read as u64;
             let mut rest = &chunk[..read];
             while !rest.is_empty() {
                 match rest.iter().position(|byte| *byte == b'\n') {
@@ -267,6 +286,7 @@ fn scan_lines(
                 }
             }
         }
+        scanned_to = Some(segment.end());
     }
     if (!line.is_empty() || offset > line_offset) && !skip_partial {
         visit(Line {

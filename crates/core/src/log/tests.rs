@@ -27,12 +27,13 @@ fn store(per_process: u64, total: u64) -> Arc<LogStore> {
     .expect("open store")
 }
 
-#[test]
-fn reads_return_what_was_written_at_any_offset() {
+#[tokio::test]
+async fn reads_return_what_was_written_at_any_offset() {
     let store = store(1 << 20, 1 << 30);
     let log = store.create("p").expect("create");
     log.append(b"hello ");
     log.append(b"world\n");
+    log.flushed().await;
     assert_eq!(log.total(), 12);
     let all = log.read(0, 1024).expect("read");
     assert_eq!(
@@ -53,8 +54,8 @@ fn reads_return_what_was_written_at_any_offset() {
     );
 }
 
-#[test]
-fn the_per_process_cap_drops_whole_old_segments_and_reports_the_gap() {
+#[tokio::test]
+async fn the_per_process_cap_drops_whole_old_segments_and_reports_the_gap() {
     // Segments of 25 bytes (a quarter of the cap).
     let store = store(100, 1 << 30);
     let log = store.create("p").expect("create");
@@ -62,6 +63,7 @@ fn the_per_process_cap_drops_whole_old_segments_and_reports_the_gap() {
     for chunk in data.chunks(7) {
         log.append(chunk);
     }
+    log.flushed().await;
     let chunk = log.read(0, 1000).expect("read");
     // At most 4 segments of 25 are kept, and at least 3 full ones.
     assert!(chunk.start >= 150 && chunk.start <= 175, "{}", chunk.start);
@@ -81,17 +83,20 @@ fn the_per_process_cap_drops_whole_old_segments_and_reports_the_gap() {
     assert_eq!(resumed.start, chunk.start);
 }
 
-#[test]
-fn the_total_cap_forgets_the_logs_of_the_first_to_exit() {
+#[tokio::test]
+async fn the_total_cap_forgets_the_logs_of_the_first_to_exit() {
     let store = store(1 << 20, 100);
     let first = store.create("first").expect("create");
     let second = store.create("second").expect("create");
     first.append(&[b'1'; 40]);
     second.append(&[b'2'; 40]);
+    first.flushed().await;
+    second.flushed().await;
     store.exited(&first);
     store.exited(&second);
     let third = store.create("third").expect("create");
     third.append(&[b'3'; 40]);
+    third.flushed().await;
     // Over 100: the first to exit goes, whole.
     assert!(!first.dir().exists());
     let gone = first.read(0, 100).expect("read");
@@ -100,11 +105,12 @@ fn the_total_cap_forgets_the_logs_of_the_first_to_exit() {
     assert_eq!(store.total_bytes(), 80);
 }
 
-#[test]
-fn removing_a_log_frees_its_space() {
+#[tokio::test]
+async fn removing_a_log_frees_its_space() {
     let store = store(1 << 20, 1 << 30);
     let log = store.create("p").expect("create");
     log.append(&[b'x'; 500]);
+    log.flushed().await;
     assert_eq!(store.total_bytes(), 500);
     log.remove();
     assert_eq!(store.total_bytes(), 0);
@@ -126,14 +132,15 @@ fn numbered_lines(count: usize) -> Vec<u8> {
         .collect()
 }
 
-#[test]
-fn search_finds_lines_anywhere_with_numbers_offsets_and_context() {
+#[tokio::test]
+async fn search_finds_lines_anywhere_with_numbers_offsets_and_context() {
     let store = store(1 << 30, 1 << 30);
     let log = store.create("p").expect("create");
     let data = numbered_lines(1000);
     for chunk in data.chunks(333) {
         log.append(chunk);
     }
+    log.flushed().await;
     let result = search(
         &log,
         &SearchOptions {
@@ -154,11 +161,12 @@ fn search_finds_lines_anywhere_with_numbers_offsets_and_context() {
     assert!(!result.limit_hit);
 }
 
-#[test]
-fn search_reports_hitting_the_match_limit() {
+#[tokio::test]
+async fn search_reports_hitting_the_match_limit() {
     let store = store(1 << 30, 1 << 30);
     let log = store.create("p").expect("create");
     log.append(&numbered_lines(100));
+    log.flushed().await;
     let result = search(
         &log,
         &SearchOptions {
@@ -172,8 +180,8 @@ fn search_reports_hitting_the_match_limit() {
     assert!(result.limit_hit);
 }
 
-#[test]
-fn line_numbers_stay_absolute_after_old_segments_are_dropped() {
+#[tokio::test]
+async fn line_numbers_stay_absolute_after_old_segments_are_dropped() {
     // 10-line segments of 100 bytes ("line NN\n" is 8 bytes... use fixed width).
     let store = store(400, 1 << 30);
     let log = store.create("p").expect("create");
@@ -181,6 +189,7 @@ fn line_numbers_stay_absolute_after_old_segments_are_dropped() {
         .flat_map(|n| format!("l{n:07}\n").into_bytes())
         .collect();
     log.append(&data);
+    log.flushed().await;
     let range = lines(&log, 1, 10_000, 10_000, 1 << 20).expect("lines");
     assert!(range.first_line > 1, "early lines were dropped");
     assert_eq!(range.total_lines, 200);
@@ -200,12 +209,13 @@ fn line_numbers_stay_absolute_after_old_segments_are_dropped() {
     assert_eq!(found.matches[0].line, 190);
 }
 
-#[test]
-fn line_ranges_are_bounded_and_count_an_unterminated_last_line() {
+#[tokio::test]
+async fn line_ranges_are_bounded_and_count_an_unterminated_last_line() {
     let store = store(1 << 30, 1 << 30);
     let log = store.create("p").expect("create");
     log.append(&numbered_lines(50));
     log.append(b"partial");
+    log.flushed().await;
     let range = lines(&log, 10, 12, 100, 1 << 20).expect("lines");
     assert_eq!(
         range.lines,
@@ -224,13 +234,31 @@ fn line_ranges_are_bounded_and_count_an_unterminated_last_line() {
     assert!(capped.truncated);
 }
 
-#[test]
-fn a_huge_line_is_cut_for_matching_and_showing() {
+#[tokio::test]
+async fn a_huge_line_is_cut_for_matching_and_showing() {
     let store = store(1 << 30, 1 << 30);
     let log = store.create("p").expect("create");
     log.append(&vec![b'x'; 200_000]);
     log.append(b"\nafter\n");
+    log.flushed().await;
     let range = lines(&log, 1, 2, 10, 1 << 20).expect("lines");
     assert_eq!(range.lines[0].1.len(), MAX_SHOWN_LINE);
     assert_eq!(range.lines[1], (2, b"after".to_vec()));
+}
+
+#[test]
+fn newlines_are_counted_exactly() {
+    let mut data = Vec::new();
+    for n in 0..1000usize {
+        data.extend(std::iter::repeat_n(b'x', n % 17));
+        data.push(b'\n');
+        data.extend([0x0b, 0x8a, 0xff, 0x00, 0x09]);
+    }
+    for start in 0..9 {
+        let slice = &data[start..];
+        let naive = slice.iter().filter(|b| **b == b'\n').count() as u64;
+        assert_eq!(count_newlines(slice), naive, "from {start}");
+    }
+    assert_eq!(count_newlines(b""), 0);
+    assert_eq!(count_newlines(&[b'\n'; 64]), 64);
 }

@@ -233,7 +233,7 @@ impl Manager {
             return Err(OutputError::LogsDisabled);
         }
         Ok(OutputFeed {
-            written: process.watch_written(),
+            written: logged(&process),
             exited: process.watch_exited(),
             process,
         })
@@ -303,17 +303,21 @@ impl Manager {
                     }
                 }
             }
-            Until::Idle { quiet } => loop {
-                if *exited.borrow_and_update() {
-                    return Ok(WaitResult::Exited);
+            Until::Idle { quiet } => {
+                // Idleness is about the process, not the disk.
+                let mut output = process.watch_written();
+                loop {
+                    if *exited.borrow_and_update() {
+                        return Ok(WaitResult::Exited);
+                    }
+                    output.borrow_and_update();
+                    tokio::select! {
+                        _ = output.changed() => {}
+                        _ = exited.changed() => {}
+                        () = self.inner.clock.sleep(quiet) => return Ok(WaitResult::Idle),
+                    }
                 }
-                written.borrow_and_update();
-                tokio::select! {
-                    _ = written.changed() => {}
-                    _ = exited.changed() => {}
-                    () = self.inner.clock.sleep(quiet) => return Ok(WaitResult::Idle),
-                }
-            },
+            }
             Until::Match { pattern, from } => {
                 let mut scanner = LineScanner::new(from);
                 loop {
@@ -424,6 +428,14 @@ impl Manager {
             let _ = writer.shutdown().await;
         }
         Ok(written)
+    }
+}
+
+/// The total that readers can see: committed to the log, when there is one.
+fn logged(process: &Process) -> watch::Receiver<u64> {
+    match &process.log {
+        Some(log) => log.watch(),
+        None => process.watch_written(),
     }
 }
 

@@ -62,6 +62,10 @@ pub(super) async fn supervise(inner: Arc<Inner>, process: Arc<Process>) {
         }
     }
 
+    // Readers of the log must find every byte once the exit is published.
+    if let Some(log) = &process.log {
+        log.flushed().await;
+    }
     let exited_mono = inner.clock.instant();
     let exit = compose_exit(&process, &result, drained, inner.clock.now(), exited_mono);
     let info = process.finish(exit, exited_mono, !drained);
