@@ -267,6 +267,13 @@ impl RawConfig {
                 return Err(invalid(key, "must be at least 1".to_owned()));
             }
         }
+        if self.output_max_total_bytes == 0 {
+            return Err(invalid(
+                "output_max_total_bytes",
+                "must be at least 1 (to turn full output logs off, set output_max_bytes_per_process to 0)"
+                    .to_owned(),
+            ));
+        }
         Ok(Settings {
             listen,
             workdir: Some(self.workdir).filter(|dir| !dir.as_os_str().is_empty()),

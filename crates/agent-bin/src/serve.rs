@@ -90,12 +90,18 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
         .output_dir
         .clone()
         .unwrap_or_else(|| state_dir.join("output"));
-    let logs = LogStore::open(LogConfig {
-        dir: output_dir.clone(),
-        max_bytes_per_process: settings.output_max_bytes_per_process,
-        max_total_bytes: settings.output_max_total_bytes,
-    })
-    .with_context(|| format!("cannot use the output directory {}", output_dir.display()))?;
+    let logs = if settings.output_max_bytes_per_process == 0 {
+        tracing::info!("full output logs are off (output_max_bytes_per_process = 0)");
+        None
+    } else {
+        let logs = LogStore::open(LogConfig {
+            dir: output_dir.clone(),
+            max_bytes_per_process: settings.output_max_bytes_per_process,
+            max_total_bytes: settings.output_max_total_bytes,
+        })
+        .with_context(|| format!("cannot use the output directory {}", output_dir.display()))?;
+        Some(logs)
+    };
     let subreaper = Subreaper::install(Some(Arc::clone(&journal)))
         .context("cannot become the subreaper of child processes")?;
     let listener =
@@ -137,7 +143,7 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
             max_running: settings.limits.max_running,
             max_running_per_chat: settings.limits.max_running_per_chat,
             max_retained: settings.limits.max_retained,
-            logs: Some(logs),
+            logs,
             stdin_timeout: settings.limits.stdin_timeout,
         },
         Arc::new(

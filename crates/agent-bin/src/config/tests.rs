@@ -172,6 +172,16 @@ fn bad_values_name_their_key() {
     assert!(message.contains("key \"max_running\" (from environment variable AGENTPROC_MAX_RUNNING): must be at least 1"), "{message}");
 
     let message = error_for(|jail| {
+        jail.set_env("AGENTPROC_OUTPUT_MAX_TOTAL_BYTES", "0");
+        Ok(args())
+    });
+    assert!(
+        message.contains("\"output_max_total_bytes\"")
+            && message.contains("set output_max_bytes_per_process to 0"),
+        "{message}"
+    );
+
+    let message = error_for(|jail| {
         jail.set_env("AGENTPROC_LOG_LEVEL", "loud");
         Ok(args())
     });

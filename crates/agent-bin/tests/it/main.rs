@@ -386,6 +386,12 @@ fn exited_processes_hold_no_file_descriptors() {
         .filter(|target| target.to_string_lossy().contains("pidfd"))
         .count();
     assert_eq!(pidfds, 0, "exited processes keep pidfds open");
+    let log_files = std::fs::read_dir(format!("/proc/{}/fd", server.child.id()))
+        .expect("fd dir")
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().contains("/output/"))
+        .count();
+    assert_eq!(log_files, 0, "exited processes keep log files open");
     assert_eq!(server.terminate().code(), Some(0));
 }
 
@@ -406,4 +412,74 @@ fn a_request_path_cannot_change_which_shell_runs() {
     assert_eq!(done["exit_code"], 0);
     assert_eq!(done["output"], "/nonexistent\n");
     assert_eq!(server.terminate().code(), Some(0));
+}
+
+/// The full log through the binary: on disk under the state directory by
+/// default, read with a cursor and searched, and deleted when the process
+/// is forgotten.
+#[test]
+fn full_output_logs_live_under_the_state_directory() {
+    let state = state_dir();
+    let server = start_server_in(&state, &[("AGENTPROC_MAX_RETAINED", "1")]);
+    let started = server.json(
+        "POST",
+        "/api/v0/processes/start",
+        r#"{"command":"seq 1 100000"}"#,
+    );
+    let id = started["id"].as_str().expect("id").to_owned();
+    let done = server.json(
+        "GET",
+        &format!("/api/v0/processes/{id}/output?wait=true&cursor=0&limit=6"),
+        "",
+    );
+    assert_eq!(done["output"], "1\n2\n3\n");
+    assert_eq!(done["next_cursor"], 6);
+    let found = server.json(
+        "GET",
+        &format!("/api/v0/processes/{id}/search?pattern=%5E50000%24"),
+        "",
+    );
+    assert_eq!(found["matches"][0]["line"], 50000, "{found}");
+    let log_dir = state.join("output").join(&id);
+    assert!(log_dir.is_dir(), "{} missing", log_dir.display());
+
+    // The next start must forget it (at most one is retained), and its log
+    // goes before that start answers.
+    server.json("POST", "/api/v0/processes/start", r#"{"command":"true"}"#);
+    let (status, _) = server.request("GET", &format!("/api/v0/processes/{id}/output"), "");
+    assert_eq!(status, 404);
+    assert!(!log_dir.exists(), "{} left behind", log_dir.display());
+    assert_eq!(server.terminate().code(), Some(0));
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+#[test]
+fn full_output_logs_can_be_turned_off() {
+    let state = state_dir();
+    let server = start_server_in(&state, &[("AGENTPROC_OUTPUT_MAX_BYTES_PER_PROCESS", "0")]);
+    let started = server.json(
+        "POST",
+        "/api/v0/processes/start",
+        r#"{"command":"echo hi"}"#,
+    );
+    let id = started["id"].as_str().expect("id");
+    let done = server.json(
+        "GET",
+        &format!("/api/v0/processes/{id}/output?wait=true"),
+        "",
+    );
+    assert_eq!(done["output"], "hi\n");
+    for path in [
+        format!("/api/v0/processes/{id}/output?cursor=0"),
+        format!("/api/v0/processes/{id}/search?pattern=hi"),
+        format!("/api/v0/processes/{id}/lines?start=1&end=1"),
+        format!("/api/v0/processes/{id}/stream"),
+    ] {
+        let (status, body) = server.request("GET", &path, "");
+        assert_eq!(status, 501, "{path}: {body}");
+        assert!(body.contains("not enabled"), "{path}: {body}");
+    }
+    assert!(!state.join("output").exists());
+    assert_eq!(server.terminate().code(), Some(0));
+    let _ = std::fs::remove_dir_all(&state);
 }

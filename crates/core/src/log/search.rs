@@ -86,11 +86,11 @@ pub fn search(log: &ProcessLog, options: &SearchOptions) -> io::Result<SearchRes
     let mut open: Vec<(usize, usize)> = Vec::new();
     scan_lines(&view, 0, |line| {
         result.scanned_bytes = line.end - first;
-        let shown = shown(line.bytes);
+        // Most lines neither match nor are context: copy only those that are.
         for (index, missing) in &mut open {
             result.matches[*index]
                 .after
-                .push((line.number, shown.clone()));
+                .push((line.number, shown(line.bytes)));
             *missing -= 1;
         }
         open.retain(|(_, missing)| *missing > 0);
@@ -99,7 +99,7 @@ pub fn search(log: &ProcessLog, options: &SearchOptions) -> io::Result<SearchRes
                 result.matches.push(Match {
                     line: line.number,
                     offset: line.offset,
-                    text: shown.clone(),
+                    text: shown(line.bytes),
                     before: before.iter().cloned().collect(),
                     after: Vec::new(),
                 });
@@ -114,7 +114,7 @@ pub fn search(log: &ProcessLog, options: &SearchOptions) -> io::Result<SearchRes
             if before.len() == options.context {
                 before.pop_front();
             }
-            before.push_back((line.number, shown));
+            before.push_back((line.number, shown(line.bytes)));
         }
         // Stop once the limit is known to be hit and no context is pending.
         if result.limit_hit && open.is_empty() {
@@ -255,14 +255,22 @@ fn scan_lines(
             left -= read as u64;
             let mut rest = &chunk[..read];
             while !rest.is_empty() {
-                match rest.iter().position(|byte| *byte == b'\n') {
+                match memchr::memchr(b'\n', rest) {
                     Some(newline) => {
-                        append_capped(&mut line, &rest[..newline]);
                         offset += newline as u64 + 1;
                         let flow = if skip_partial {
                             skip_partial = false;
                             Flow::Continue
+                        } else if line.is_empty() {
+                            // The whole line is in this chunk: no copy.
+                            visit(Line {
+                                number,
+                                offset: line_offset,
+                                bytes: &rest[..newline.min(MAX_SCAN_LINE)],
+                                end: offset,
+                            })
                         } else {
+                            append_capped(&mut line, &rest[..newline]);
                             visit(Line {
                                 number,
                                 offset: line_offset,

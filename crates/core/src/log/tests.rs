@@ -262,3 +262,47 @@ fn newlines_are_counted_exactly() {
     assert_eq!(count_newlines(b""), 0);
     assert_eq!(count_newlines(&[b'\n'; 64]), 64);
 }
+
+/// Lines that cross read chunks (64 KiB) and segment files (100 KB here)
+/// come out whole, numbered and placed exactly.
+#[tokio::test]
+async fn lines_across_read_chunks_and_segments_are_exact() {
+    let store = store(400_000, 1 << 30);
+    let log = store.create("p").expect("create");
+    let data = numbered_lines(30_000);
+    assert!(data.len() > 300_000 && data.len() < 400_000);
+    for chunk in data.chunks(4097) {
+        log.append(chunk);
+    }
+    log.flushed().await;
+    let range = lines(&log, 1, 30_000, 30_000, 1 << 20).expect("lines");
+    assert!(!range.truncated);
+    let expected: Vec<(u64, Vec<u8>)> = data
+        .split(|byte| *byte == b'\n')
+        .take(30_000)
+        .zip(1..)
+        .map(|(line, number)| (number, line.to_vec()))
+        .collect();
+    assert_eq!(range.lines, expected);
+
+    let found = search(
+        &log,
+        &SearchOptions {
+            pattern: Regex::new("^line \\d*997$").expect("regex"),
+            context: 1,
+            max_matches: 100,
+        },
+    )
+    .expect("search");
+    assert_eq!(found.matches.len(), 30);
+    for (found, number) in found.matches.iter().zip((997..).step_by(1000)) {
+        assert_eq!(found.line, number);
+        assert_eq!(found.text, format!("line {number}").into_bytes());
+        let offset = usize::try_from(found.offset).expect("fits");
+        assert!(data[offset..].starts_with(format!("line {number}\n").as_bytes()));
+        assert_eq!(
+            found.after,
+            vec![(number + 1, format!("line {}", number + 1).into_bytes())]
+        );
+    }
+}

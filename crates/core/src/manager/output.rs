@@ -512,7 +512,7 @@ impl LineScanner {
         }
         self.at = chunk.end().max(self.at + chunk.gap);
         let mut rest = chunk.bytes.as_slice();
-        while let Some(newline) = rest.iter().position(|byte| *byte == b'\n') {
+        while let Some(newline) = memchr::memchr(b'\n', rest) {
             append_capped(&mut self.carry, &rest[..newline]);
             if pattern.is_match(&self.carry) {
                 return Ok(true);
