@@ -333,7 +333,7 @@ fn size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
     }
     match Text::deserialize(deserializer) {
         Ok(Text::Bytes(bytes)) => Ok(bytes),
-        Ok(Text::Human(text)) => parse_size(&text).ok_or_else(|| {
+        Ok(Text::Human(text)) => agentproc_core::text::parse_size(&text).ok_or_else(|| {
             serde::de::Error::custom(format!(
                 "{text:?} is not a size like \"64MiB\" or a number of bytes"
             ))
@@ -342,27 +342,6 @@ fn size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
             "expected a size like \"64MiB\" or a number of bytes",
         )),
     }
-}
-
-/// Parses "64MiB", "1 GiB", "500KB", "1024".
-fn parse_size(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1000,
-        "kib" => 1 << 10,
-        "m" | "mb" => 1000 * 1000,
-        "mib" => 1 << 20,
-        "g" | "gb" => 1000 * 1000 * 1000,
-        "gib" => 1 << 30,
-        _ => return None,
-    };
-    number.checked_mul(multiplier)
 }
 
 /// A duration: a humantime string ("5s", "1h 30m") or a number of seconds.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use agentproc_core::buffer::Truncation;
 use agentproc_core::clock::unix_seconds;
-use agentproc_core::exec::{ResourceUsage, signal_name};
+use agentproc_core::exec::{ResourceLimits, ResourceUsage, signal_name};
 use agentproc_core::{ExitInfo, OutputSnapshot, ProcessInfo, Started, TokenStatus};
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +29,8 @@ pub(crate) struct StartProcessRequest {
     pub(crate) timeout_ms: u64,
     #[serde(default, deserialize_with = "nullable")]
     pub(crate) stdin: bool,
+    #[serde(default, deserialize_with = "nullable")]
+    pub(crate) limits: LimitsRequest,
 }
 
 impl StartProcessRequest {
@@ -40,7 +42,98 @@ impl StartProcessRequest {
         "client_token",
         "timeout_ms",
         "stdin",
+        "limits",
     ];
+}
+
+/// `limits` of a start. Unlike the rest of the body, unknown keys are an
+/// error: a misspelt limit must not silently run the command unlimited.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LimitsRequest {
+    #[serde(default, deserialize_with = "size")]
+    memory_bytes: Option<u64>,
+    #[serde(default, deserialize_with = "size")]
+    memory_high_bytes: Option<u64>,
+    #[serde(default)]
+    cpu_cores: Option<f64>,
+    #[serde(default)]
+    pids: Option<u64>,
+}
+
+impl LimitsRequest {
+    /// The limits, or a message naming the one that makes no sense.
+    pub(crate) fn validate(&self) -> Result<ResourceLimits, String> {
+        let positive = |name: &str, value: Option<u64>| match value {
+            Some(0) => Err(format!("limits.{name} must be at least 1.")),
+            other => Ok(other),
+        };
+        let cpu_millicores = match self.cpu_cores {
+            None => None,
+            Some(cores) if cores.is_finite() && (0.001..=1_000_000.0).contains(&cores) => {
+                Some((cores * 1000.0).round() as u64)
+            }
+            Some(cores) => {
+                return Err(format!(
+                    "limits.cpu_cores must be a number of cores from 0.001 up, like 1.5; got {cores}."
+                ));
+            }
+        };
+        Ok(ResourceLimits {
+            memory_bytes: positive("memory_bytes", self.memory_bytes)?,
+            memory_high_bytes: positive("memory_high_bytes", self.memory_high_bytes)?,
+            cpu_millicores,
+            pids: positive("pids", self.pids)?,
+        })
+    }
+}
+
+/// A size: a number of bytes or a string like `"512MiB"`; `null` is none.
+fn size<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Bytes(u64),
+        Text(String),
+    }
+    match Option::<Size>::deserialize(deserializer) {
+        Ok(None) => Ok(None),
+        Ok(Some(Size::Bytes(bytes))) => Ok(Some(bytes)),
+        Ok(Some(Size::Text(text))) => agentproc_core::text::parse_size(&text)
+            .map(Some)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "{text:?} is not a size like \"512MiB\" or a number of bytes"
+                ))
+            }),
+        Err(_) => Err(serde::de::Error::custom(
+            "expected a size like \"512MiB\" or a number of bytes",
+        )),
+    }
+}
+
+/// Limits in force, on the wire (only those set).
+#[derive(Debug, Serialize)]
+pub(crate) struct LimitsDto {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory_high_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu_cores: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pids: Option<u64>,
+}
+
+impl LimitsDto {
+    pub(crate) fn of(limits: ResourceLimits) -> Option<Self> {
+        (!limits.is_empty()).then(|| Self {
+            memory_bytes: limits.memory_bytes,
+            memory_high_bytes: limits.memory_high_bytes,
+            cpu_cores: limits.cpu_millicores.map(|millis| millis as f64 / 1000.0),
+            pids: limits.pids,
+        })
+    }
 }
 
 /// `POST /start` answer: Coder's `{id, started}` plus additive fields.
@@ -158,6 +251,8 @@ pub(crate) struct ProcessInfoDto {
     client_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limits: Option<LimitsDto>,
     #[serde(flatten)]
     exit: ExitDto,
 }
@@ -178,6 +273,7 @@ impl From<ProcessInfo> for ProcessInfoDto {
             exited_at_unix: info.exit.as_ref().map(|exit| unix_seconds(exit.exited_at)),
             pid: info.pid,
             timeout_ms: info.timeout.map(millis),
+            limits: LimitsDto::of(info.limits),
             exit: ExitDto::from(info.exit.as_ref()),
             client_token: info.client_token,
             command: info.command,

@@ -48,6 +48,7 @@ async fn start(
     if request.command.is_empty() {
         return Err(ApiError::bad_request("Command is required."));
     }
+    let limits = request.limits.validate().map_err(ApiError::bad_request)?;
     let request = StartRequest {
         command: request.command,
         workdir: Some(request.workdir).filter(|dir| !dir.is_empty()),
@@ -57,6 +58,7 @@ async fn start(
         client_token: Some(request.client_token).filter(|token| !token.is_empty()),
         timeout: Some(Duration::from_millis(request.timeout_ms)).filter(|t| !t.is_zero()),
         stdin: request.stdin,
+        limits,
     };
     let started = state.manager.start(request).await.map_err(start_error)?;
     Ok(json::respond(
@@ -86,6 +88,8 @@ fn start_error(error: StartError) -> ApiError {
         error @ StartError::Spawn(SpawnError::Workdir { .. }) => {
             failed(StatusCode::BAD_REQUEST).with_detail(error.to_string())
         }
+        // So are limits above the maximum or that this host cannot enforce.
+        StartError::Spawn(SpawnError::Refused { reason }) => ApiError::bad_request(reason),
         error @ (StartError::Closed | StartError::Spawn(_)) => {
             failed(StatusCode::INTERNAL_SERVER_ERROR).with_detail(error.to_string())
         }

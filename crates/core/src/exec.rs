@@ -43,6 +43,45 @@ pub struct ExecSpec {
     pub env: Env,
     /// Give the child a pipe as standard input (else `/dev/null`).
     pub stdin: bool,
+    /// Resource limits the caller asked for. An executor that cannot enforce
+    /// one refuses the spec ([`SpawnError::Refused`]); it never ignores it.
+    pub limits: ResourceLimits,
+}
+
+/// Per-process resource limits, enforced by executors that can (the sandbox
+/// executor, with a cgroup per process). Every field is optional; `None`
+/// leaves the executor's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ResourceLimits {
+    /// The most memory the process tree may use (cgroup `memory.max`); past
+    /// it, the kernel's OOM killer ends a process in the tree.
+    pub memory_bytes: Option<u64>,
+    /// Memory above which the tree is throttled and reclaimed hard (cgroup
+    /// v2 `memory.high`).
+    pub memory_high_bytes: Option<u64>,
+    /// CPU time per wall-clock time, in thousandths of a core (1500 is one
+    /// and a half cores).
+    pub cpu_millicores: Option<u64>,
+    /// The most processes and threads the tree may have at once.
+    pub pids: Option<u64>,
+}
+
+impl ResourceLimits {
+    /// Whether no limit is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Each limit of `self`, or of `defaults` where `self` has none.
+    #[must_use]
+    pub fn or(self, defaults: Self) -> Self {
+        Self {
+            memory_bytes: self.memory_bytes.or(defaults.memory_bytes),
+            memory_high_bytes: self.memory_high_bytes.or(defaults.memory_high_bytes),
+            cpu_millicores: self.cpu_millicores.or(defaults.cpu_millicores),
+            pids: self.pids.or(defaults.pids),
+        }
+    }
 }
 
 impl ExecSpec {
@@ -126,6 +165,9 @@ pub struct ChildExit {
     pub status: ExitStatus,
     /// What it consumed, when the executor can tell.
     pub usage: Option<ResourceUsage>,
+    /// The kernel's OOM killer killed a process of its tree (executors that
+    /// can tell: the sandbox, from its cgroup's counters).
+    pub oom_killed: bool,
 }
 
 impl ChildExit {
@@ -134,6 +176,7 @@ impl ChildExit {
         Self {
             status,
             usage: None,
+            oom_killed: false,
         }
     }
 }
@@ -160,6 +203,23 @@ pub enum SpawnError {
     Os {
         /// The program being started.
         program: String,
+        /// The error the OS reported.
+        source: io::Error,
+    },
+    /// The executor refuses the spec as asked (a limit above the configured
+    /// maximum, or one it cannot enforce on this host): the client's
+    /// request must change. Nothing ran.
+    #[error("{reason}")]
+    Refused {
+        /// A sentence a person understands, naming the limit.
+        reason: String,
+    },
+    /// The executor could not prepare the process's confinement (a cgroup,
+    /// a limit, niceness); nothing ran.
+    #[error("{step}: {}", describe_io_error(source))]
+    Sandbox {
+        /// What was being done, e.g. `create cgroup /sys/fs/cgroup/pids/...`.
+        step: String,
         /// The error the OS reported.
         source: io::Error,
     },
@@ -213,6 +273,12 @@ pub trait Execer: Send + Sync + fmt::Debug + 'static {
     /// A short name for this executor kind (for logs and health reports).
     fn kind(&self) -> &'static str;
 
+    /// What this executor does to the processes it starts, for health and
+    /// info reports. The default reports only [`Execer::kind`].
+    fn report(&self) -> ExecutorReport {
+        ExecutorReport::new(self.kind())
+    }
+
     /// Called once by the manager's `close`, after every process it started
     /// has been stopped and waited for. An executor with process-wide state
     /// (reaping orphaned descendants, a journal of process groups) stops
@@ -221,6 +287,40 @@ pub trait Execer: Send + Sync + fmt::Debug + 'static {
     fn shutdown(&self, grace: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
         let _ = grace;
         Box::pin(std::future::ready(()))
+    }
+}
+
+/// What an executor applies to the processes it starts (see
+/// [`Execer::report`]). Plain data, rendered by the HTTP API.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExecutorReport {
+    /// [`Execer::kind`].
+    pub kind: String,
+    /// The cgroup setup in use (`v2`, `v1`, `hybrid`, `none`), for executors
+    /// that use cgroups.
+    pub cgroups: Option<String>,
+    /// Which limits of [`ResourceLimits`] can be enforced here, by their
+    /// wire names (`memory_bytes`, `cpu_cores`, ...).
+    pub enforceable: Vec<&'static str>,
+    /// Limits applied when a start asks for none.
+    pub default_limits: ResourceLimits,
+    /// The most a start may ask for.
+    pub max_limits: ResourceLimits,
+    /// Settings applied to every process, as `(name, value)` pairs
+    /// (`niceness`, `oom_score_adj`, `rlimit_nofile`, ...).
+    pub settings: Vec<(String, String)>,
+    /// Things an operator should know (for example, limits are off because
+    /// the cgroup filesystem is read-only).
+    pub warnings: Vec<String>,
+}
+
+impl ExecutorReport {
+    /// A report that says only which kind of executor this is.
+    pub fn new(kind: impl Into<String>) -> Self {
+        Self {
+            kind: kind.into(),
+            ..Self::default()
+        }
     }
 }
 
@@ -250,6 +350,12 @@ pub trait ExecChild: Send + Sync + fmt::Debug + 'static {
     /// It may be called after [`ExecChild::wait`] resolved: it then reaches
     /// whatever is left of the group, and fails if nothing is.
     fn signal(&self, signal: Signal) -> Result<(), SignalError>;
+
+    /// The limits in force for this child (the request's, completed with the
+    /// executor's defaults); empty when the executor enforces none.
+    fn limits(&self) -> ResourceLimits {
+        ResourceLimits::default()
+    }
 
     /// Waits until the child itself (not its descendants) exits.
     ///

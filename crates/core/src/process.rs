@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use uuid::Uuid;
 
 use crate::buffer::Truncation;
-use crate::exec::ResourceUsage;
+use crate::exec::{ResourceLimits, ResourceUsage};
 
 /// A process id: a random (version 4) UUID.
 ///
@@ -108,6 +108,9 @@ pub struct StartRequest {
     /// Give the process a standard input pipe (written with
     /// `Manager::write_stdin`) instead of `/dev/null`.
     pub stdin: bool,
+    /// Resource limits for the process tree; the executor completes them
+    /// with its defaults, and refuses what it cannot enforce.
+    pub limits: ResourceLimits,
 }
 
 impl StartRequest {
@@ -216,6 +219,8 @@ pub struct ProcessInfo {
     pub client_token: Option<String>,
     /// Its deadline, relative to the start.
     pub timeout: Option<Duration>,
+    /// The resource limits in force (empty when none are enforced).
+    pub limits: ResourceLimits,
     /// When it started (wall clock).
     pub started_at: SystemTime,
     /// How it ended; `None` while it runs (or its output is still being

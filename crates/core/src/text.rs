@@ -97,9 +97,46 @@ impl Hygiene {
     }
 }
 
+/// Parses a size: a number of bytes, optionally followed by a unit (`B`,
+/// `KB`/`K`, `KiB`, `MB`/`M`, `MiB`, `GB`/`G`, `GiB`; any case, spaces
+/// allowed): `"64MiB"`, `"1 GiB"`, `"500KB"`, `"1024"`. `None` when it is not
+/// one, or overflows.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1000 * 1000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1000 * 1000 * 1000,
+        "gib" => 1 << 30,
+        _ => return None,
+    };
+    number.checked_mul(multiplier)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_accept_units_and_plain_numbers() {
+        assert_eq!(parse_size("64MiB"), Some(64 << 20));
+        assert_eq!(parse_size("1 GiB"), Some(1 << 30));
+        assert_eq!(parse_size("500KB"), Some(500_000));
+        assert_eq!(parse_size("1024"), Some(1024));
+        assert_eq!(parse_size("2g"), Some(2_000_000_000));
+        assert_eq!(parse_size("lots"), None);
+        assert_eq!(parse_size("5 parsecs"), None);
+        assert_eq!(parse_size(""), None);
+        assert_eq!(parse_size("99999999999999GiB"), None);
+    }
 
     #[test]
     fn ansi_sequences_are_removed() {

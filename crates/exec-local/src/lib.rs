@@ -73,16 +73,40 @@ impl LocalExecer {
         self.subreaper = Some(subreaper);
         self
     }
-}
 
-impl Execer for LocalExecer {
-    fn spawn(&self, spec: &ExecSpec) -> Result<Box<dyn ExecChild>, SpawnError> {
-        let mut child = spawn(spec)?;
+    /// Spawns `spec` as [`Execer::spawn`] does (recording it in the
+    /// journal), letting `customize` adjust the [`Command`] first, and
+    /// returns the concrete child. This is how an executor that composes
+    /// this one (the sandbox) adds its `pre_exec` steps. It does not check
+    /// [`ExecSpec::limits`]: enforcing them is the caller's business.
+    ///
+    /// # Errors
+    /// When nothing could be started; see [`SpawnError`].
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime with I/O enabled.
+    pub fn spawn_with(
+        &self,
+        spec: &ExecSpec,
+        customize: impl FnOnce(&mut Command),
+    ) -> Result<LocalChild, SpawnError> {
+        let mut child = spawn_with(spec, customize)?;
         if let Some(journal) = &self.journal {
             journal.record_group(child.pid);
             child.journal = Some(Arc::clone(journal));
         }
-        Ok(Box::new(child))
+        Ok(child)
+    }
+}
+
+impl Execer for LocalExecer {
+    fn spawn(&self, spec: &ExecSpec) -> Result<Box<dyn ExecChild>, SpawnError> {
+        if !spec.limits.is_empty() {
+            return Err(SpawnError::Refused {
+                reason: "Resource limits need the sandbox executor (executor = \"sandbox\"); this agentproc runs commands without limits.".to_owned(),
+            });
+        }
+        Ok(Box::new(self.spawn_with(spec, |_| {})?))
     }
 
     fn kind(&self) -> &'static str {

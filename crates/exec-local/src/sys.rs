@@ -119,6 +119,7 @@ fn decode(raw: libc::c_int, usage: &libc::rusage) -> ChildExit {
             // Linux reports kibibytes.
             max_rss_bytes: u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024,
         }),
+        oom_killed: false,
     }
 }
 

@@ -243,12 +243,6 @@ fn an_empty_workdir_means_home() {
 
 #[test]
 fn sizes_accept_units_and_plain_numbers() {
-    assert_eq!(parse_size("64MiB"), Some(64 << 20));
-    assert_eq!(parse_size("1 GiB"), Some(1 << 30));
-    assert_eq!(parse_size("500KB"), Some(500_000));
-    assert_eq!(parse_size("1024"), Some(1024));
-    assert_eq!(parse_size("lots"), None);
-    assert_eq!(parse_size("5 parsecs"), None);
     Jail::expect_with(|jail| {
         jail.set_env("AGENTPROC_OUTPUT_MAX_TOTAL_BYTES", "2GiB");
         jail.set_env("AGENTPROC_OUTPUT_MAX_BYTES_PER_PROCESS", "1048576");

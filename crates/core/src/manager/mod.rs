@@ -435,7 +435,7 @@ impl Manager {
                 Claim::Owner(pending) => token = Some(pending),
                 Claim::Attached(info) => {
                     return Ok(Started {
-                        info,
+                        info: *info,
                         attached: true,
                     });
                 }
@@ -453,14 +453,18 @@ impl Manager {
             cwd: workdir.clone(),
             env: self.build_env(&request),
             stdin: request.stdin,
+            limits: request.limits,
         };
         let spawned = inner.execer.spawn(&spec);
         let started_at = inner.clock.now();
         let started_mono = inner.clock.instant();
         let (child, failure) = match spawned {
             Ok(child) => (Some(child), None),
-            // Without a token, a failed spawn leaves no trace (as in Coder).
-            Err(error) if token.is_none() => return Err(StartError::Spawn(error)),
+            // Without a token, a failed spawn leaves no trace (as in Coder);
+            // nor does a refused one (the request itself must change).
+            Err(error) if token.is_none() || matches!(error, SpawnError::Refused { .. }) => {
+                return Err(StartError::Spawn(error));
+            }
             Err(error) => (None, Some(error)),
         };
         let id = ProcessId::random();
@@ -821,13 +825,13 @@ enum Claim {
     /// This start owns the token and must spawn.
     Owner(PendingToken),
     /// An earlier start owns it: this is its process.
-    Attached(ProcessInfo),
+    Attached(Box<ProcessInfo>),
 }
 
 /// What the token index says a start should do.
 enum Decision {
     Own(PendingToken),
-    Attach(ProcessInfo),
+    Attach(Box<ProcessInfo>),
     Wait(tokio::sync::watch::Receiver<()>),
 }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use super::lock;
 use crate::buffer::HeadTailBuffer;
-use crate::exec::{ExecChild, InputWriter, Signal, SignalError};
+use crate::exec::{ExecChild, InputWriter, ResourceLimits, Signal, SignalError};
 use crate::log::ProcessLog;
 use crate::process::{ChatContext, ExitInfo, OutputSnapshot, ProcessId, ProcessInfo};
 
@@ -48,6 +48,8 @@ pub(super) enum StopCause {
 pub(super) struct Process {
     identity: Identity,
     pid: Option<u32>,
+    /// The limits the executor enforces for it.
+    limits: ResourceLimits,
     /// `None` for a start that failed to spawn (kept for its client token).
     pub(super) child: Option<Box<dyn ExecChild>>,
     state: Mutex<ProcessState>,
@@ -97,6 +99,10 @@ impl Process {
         Self {
             identity,
             pid: child.as_ref().and_then(|child| child.pid()),
+            limits: child
+                .as_ref()
+                .map(|child| child.limits())
+                .unwrap_or_default(),
             log,
             stdin: tokio::sync::Mutex::new(stdin),
             written: watch::Sender::new(0),
@@ -141,6 +147,7 @@ impl Process {
             chat_id: self.chat_id(),
             client_token: self.client_token.clone(),
             timeout: self.timeout,
+            limits: self.limits,
             started_at: self.started_at,
             exit: state.exit.clone(),
         }

@@ -99,15 +99,15 @@ fn compose_exit(
     exited_at: std::time::SystemTime,
     exited_mono: Instant,
 ) -> ExitInfo {
-    let (status, usage) = match result {
-        Ok(exit) => (Some(exit.status), exit.usage),
+    let (status, usage, oom_killed) = match result {
+        Ok(exit) => (Some(exit.status), exit.usage, exit.oom_killed),
         Err(error) => {
             tracing::warn!(
                 process_id = %process.id,
                 %error,
                 "process wait returned non-exit error"
             );
-            (None, None)
+            (None, None, false)
         }
     };
     let code = match status {
@@ -124,6 +124,9 @@ fn compose_exit(
     };
     let (stop, soft_signaled) = process.stop_record();
     let reason = match stop {
+        // The kernel's verdict explains the end better than any request
+        // that was racing it.
+        _ if oom_killed => ExitReason::OomKilled,
         Some(StopCause::Deadline) => ExitReason::DeadlineExceeded,
         Some(StopCause::Shutdown) => ExitReason::Shutdown,
         Some(StopCause::Request) => ExitReason::Killed,

@@ -143,7 +143,7 @@ pub(super) fn decide(
             },
         ) if used != fingerprint => Err(StartError::TokenMismatch),
         Some(TokenEntry::Bound { id, .. }) => match registry.processes.get(id) {
-            Some(process) => Ok(Decision::Attach(process.info())),
+            Some(process) => Ok(Decision::Attach(Box::new(process.info()))),
             // Reaping unbinds tokens, so this is unreachable; recover by
             // starting afresh.
             None => {

@@ -193,10 +193,34 @@ async fn usage_duration_and_pid_are_reported() {
     child.exit_with(ChildExit {
         status: ExitStatus::Exited(0),
         usage: Some(usage),
+        oom_killed: false,
     });
     let exit = h.exited(info.id).await.info.exit.expect("exit");
     assert_eq!(exit.usage, Some(usage));
     assert_eq!(exit.duration, Duration::from_millis(2500));
+    assert_eq!(exit.reason, ExitReason::Exited);
+}
+
+#[tokio::test]
+async fn an_oom_kill_reported_by_the_executor_is_the_exit_reason() {
+    let h = harness();
+    h.execer.set_signal_behavior(SignalBehavior::Ignore);
+    let (info, child) = h.start_cmd("cargo build").await;
+    // Even when a deadline or a request was stopping it at the same time.
+    h.manager
+        .signal(info.id, None, Signal::Terminate, None)
+        .expect("signal");
+    child.exit_with(ChildExit {
+        status: ExitStatus::Signaled {
+            signal: 9,
+            core_dumped: false,
+        },
+        usage: None,
+        oom_killed: true,
+    });
+    let exit = h.exited(info.id).await.info.exit.expect("exit");
+    assert_eq!(exit.reason, ExitReason::OomKilled);
+    assert_eq!(exit.signal, Some(9));
 }
 
 #[tokio::test]
