@@ -173,6 +173,10 @@ pub(crate) struct UsageDto {
     user_cpu_ms: u64,
     system_cpu_ms: u64,
     max_rss_bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forks_refused: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu_throttled_ms: Option<u64>,
 }
 
 impl From<ResourceUsage> for UsageDto {
@@ -181,6 +185,8 @@ impl From<ResourceUsage> for UsageDto {
             user_cpu_ms: millis(usage.user_cpu),
             system_cpu_ms: millis(usage.system_cpu),
             max_rss_bytes: usage.max_rss_bytes,
+            forks_refused: usage.forks_refused,
+            cpu_throttled_ms: usage.cpu_throttled.map(millis),
         }
     }
 }

@@ -154,8 +154,13 @@ pub struct ResourceUsage {
     pub user_cpu: Duration,
     /// CPU time spent in the kernel on the process's behalf.
     pub system_cpu: Duration,
-    /// Peak resident set size, in bytes.
+    /// Peak resident set size, in bytes (the sandbox reports the whole
+    /// tree's peak memory from its cgroup).
     pub max_rss_bytes: u64,
+    /// Forks refused because the tree hit its pids limit (sandbox only).
+    pub forks_refused: Option<u64>,
+    /// Time the tree was held back by its CPU limit (sandbox only).
+    pub cpu_throttled: Option<Duration>,
 }
 
 /// What [`ExecChild::wait`] reports once the child has exited.

@@ -118,6 +118,8 @@ fn decode(raw: libc::c_int, usage: &libc::rusage) -> ChildExit {
             system_cpu: timeval(usage.ru_stime),
             // Linux reports kibibytes.
             max_rss_bytes: u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024,
+            forks_refused: None,
+            cpu_throttled: None,
         }),
         oom_killed: false,
     }

@@ -95,6 +95,8 @@ impl ExecChild for SandboxChild {
                 user_cpu: stats.user_cpu.unwrap_or(waited.user_cpu),
                 system_cpu: stats.system_cpu.unwrap_or(waited.system_cpu),
                 max_rss_bytes: stats.memory_peak.unwrap_or(waited.max_rss_bytes),
+                forks_refused: stats.forks_refused,
+                cpu_throttled: stats.cpu_throttled,
             });
             self.janitor.dispose(Arc::clone(cgroup));
         }

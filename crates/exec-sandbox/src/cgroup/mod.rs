@@ -210,6 +210,9 @@ impl Cgroups {
             }
             if !v2_controllers.contains("memory") {
                 v1_memory_base = hierarchies.v1.get("memory").cloned();
+                if let Some(base) = &v1_memory_base {
+                    emulated |= !is_cgroupfs(base);
+                }
             }
             if v1.is_empty() && v1_memory_base.is_none() {
                 let problem = if hierarchies.v1.is_empty() {
@@ -369,6 +372,10 @@ impl Cgroups {
             v1: BTreeMap::new(),
             tree: self.tree,
             emulated: self.emulated,
+            limited: Limited {
+                pids: limits.pids.is_some(),
+                cpu: limits.cpu_millicores.is_some(),
+            },
         };
         // On failure, what was created so far is removed with `cgroup`.
         let result = self.populate(&mut cgroup, &name, limits);
@@ -390,6 +397,11 @@ impl Cgroups {
         let make = |dir: PathBuf| -> Result<PathBuf, (String, io::Error)> {
             fs::create_dir(&dir)
                 .map_err(|error| (format!("create cgroup {}", dir.display()), error))?;
+            if self.emulated {
+                // A real cgroup comes with its control files.
+                write_control(&dir.join("cgroup.procs"), "", true)
+                    .map_err(|error| (format!("create {}/cgroup.procs", dir.display()), error))?;
+            }
             Ok(dir)
         };
         if let Some(parent) = &self.v2 {
@@ -511,6 +523,14 @@ pub(crate) struct ProcessCgroup {
     v1: BTreeMap<&'static str, PathBuf>,
     tree: TreeControl,
     emulated: bool,
+    /// Which limits it has (their counters are reported only then).
+    limited: Limited,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Limited {
+    pids: bool,
+    cpu: bool,
 }
 
 /// What a process tree consumed, from its cgroup.
@@ -520,6 +540,10 @@ pub(crate) struct TreeStats {
     pub(crate) user_cpu: Option<Duration>,
     pub(crate) system_cpu: Option<Duration>,
     pub(crate) memory_peak: Option<u64>,
+    /// Forks refused by the pids limit (when there is one).
+    pub(crate) forks_refused: Option<u64>,
+    /// Time throttled by the CPU limit (when there is one).
+    pub(crate) cpu_throttled: Option<Duration>,
 }
 
 impl ProcessCgroup {
@@ -619,6 +643,37 @@ impl ProcessCgroup {
                 stats.oom_kills = field(&events, "oom_kill").unwrap_or(0);
             }
             stats.memory_peak = read_number(&dir.join("memory.peak"));
+            if self.limited.pids
+                && let Ok(events) = fs::read_to_string(dir.join("pids.events"))
+            {
+                stats.forks_refused = field(&events, "max");
+            }
+            if self.limited.cpu {
+                stats.cpu_throttled = fs::read_to_string(dir.join("cpu.stat"))
+                    .ok()
+                    .and_then(|cpu| field(&cpu, "throttled_usec"))
+                    .map(Duration::from_micros);
+            }
+        }
+        if let Some(dir) = self.v1.get("pids")
+            && self.limited.pids
+        {
+            stats.forks_refused = stats.forks_refused.or_else(|| {
+                fs::read_to_string(dir.join("pids.events"))
+                    .ok()
+                    .and_then(|events| field(&events, "max"))
+            });
+        }
+        if let Some(dir) = self.v1.get("cpu")
+            && self.limited.cpu
+        {
+            // Nanoseconds.
+            stats.cpu_throttled = stats.cpu_throttled.or_else(|| {
+                fs::read_to_string(dir.join("cpu.stat"))
+                    .ok()
+                    .and_then(|cpu| field(&cpu, "throttled_time"))
+                    .map(Duration::from_nanos)
+            });
         }
         if let Some(dir) = self.v1.get("cpuacct") {
             // Nanoseconds.
@@ -816,7 +871,15 @@ fn prepare_v2(
             ));
         }
     }
-    let controllers = read_list(&dir.join("cgroup.subtree_control"));
+    let controllers = if emulated {
+        WANTED
+            .into_iter()
+            .filter(|c| offered.contains(*c))
+            .map(str::to_owned)
+            .collect()
+    } else {
+        read_list(&dir.join("cgroup.subtree_control"))
+    };
     Ok((dir, controllers))
 }
 

@@ -189,6 +189,8 @@ async fn usage_duration_and_pid_are_reported() {
         user_cpu: Duration::from_millis(1200),
         system_cpu: Duration::from_millis(300),
         max_rss_bytes: 64 << 20,
+        forks_refused: Some(3),
+        cpu_throttled: Some(Duration::from_millis(40)),
     };
     child.exit_with(ChildExit {
         status: ExitStatus::Exited(0),

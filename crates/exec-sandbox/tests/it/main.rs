@@ -1,0 +1,739 @@
+//! The sandbox with real processes and real cgroups: limits that bite
+//! (pids, CPU), niceness, OOM score and rlimits seen from inside the child,
+//! a `setsid` escapee killed with its tree, cgroups removed afterwards.
+//! Memory limits and OOM attribution run against a fake cgroup tree in a
+//! temporary directory (this host's memory hierarchy is not ours to write);
+//! a real memory test runs when `AGENTPROC_TEST_MEMORY_CGROUPS=1`.
+//!
+//! A test that needs something the host lacks says so and returns, unless
+//! `AGENTPROC_REQUIRE_CGROUPS=1` (set by CI, whose hosts have what these
+//! tests need), which turns that into a failure.
+
+mod fake;
+
+use std::path::Path;
+use std::time::Duration;
+
+use agentproc_core::exec::{ExecChild, ExecSpec, ExitStatus, Signal, SpawnError};
+use agentproc_core::{Execer, ResourceLimits};
+use agentproc_exec_local::LocalExecer;
+use agentproc_exec_sandbox::{
+    CgroupKind, CgroupMode, Niceness, OomScoreAdj, Rlimits, SandboxChild, SandboxConfig,
+    SandboxExecer,
+};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+
+/// Whether the host can do `what`; when it cannot, a skip (or, with
+/// `AGENTPROC_REQUIRE_CGROUPS` set, a failure).
+fn host_can(what: &str, can: bool) -> bool {
+    if !can {
+        assert!(
+            std::env::var_os("AGENTPROC_REQUIRE_CGROUPS").is_none(),
+            "this host was expected to {what} (AGENTPROC_REQUIRE_CGROUPS is set)"
+        );
+        eprintln!("skipped: this host cannot {what}");
+    }
+    can
+}
+
+fn sh(script: &str) -> ExecSpec {
+    ExecSpec {
+        program: "/bin/sh".into(),
+        args: vec!["-c".into(), script.into()],
+        env: [("PATH".into(), "/usr/bin:/bin".into())].into(),
+        ..ExecSpec::default()
+    }
+}
+
+fn sandbox(config: SandboxConfig) -> SandboxExecer {
+    SandboxExecer::new(LocalExecer::default(), config).expect("sandbox setup")
+}
+
+fn can_limit(sandbox: &SandboxExecer, limit: &str) -> bool {
+    sandbox.report().enforceable.contains(&limit)
+}
+
+async fn output_of(child: &SandboxChild) -> String {
+    let mut output = String::new();
+    child
+        .take_output()
+        .expect("output")
+        .read_to_string(&mut output)
+        .await
+        .expect("read");
+    output
+}
+
+#[tokio::test]
+async fn niceness_oom_score_and_rlimits_are_set_in_the_child() {
+    let sandbox = sandbox(SandboxConfig {
+        niceness: Niceness::Absolute(7),
+        oom_score_adj: OomScoreAdj::Value(600),
+        rlimits: Rlimits {
+            open_files: Some(200),
+            core_bytes: Some(0),
+            file_size_bytes: Some(1 << 20),
+            ..Rlimits::default()
+        },
+        cgroups: CgroupMode::Off,
+        ..SandboxConfig::default()
+    });
+    let child = sandbox
+        .spawn_sandboxed(&sh(
+            "cat /proc/self/oom_score_adj; cut -d' ' -f19 /proc/self/stat; \
+             grep -E '^Max (open files|core file size|file size)' /proc/self/limits",
+        ))
+        .expect("spawn");
+    let output = output_of(&child).await;
+    assert_eq!(
+        child.wait().await.expect("wait").status,
+        ExitStatus::Exited(0)
+    );
+    let lines: Vec<&str> = output.lines().collect();
+    assert_eq!(lines[0], "600", "{output}");
+    assert_eq!(lines[1], "7", "{output}");
+    let limit = |name: &str| -> Vec<&str> {
+        lines
+            .iter()
+            .find(|line| line.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} in {output}"))
+            .split_whitespace()
+            .collect()
+    };
+    // "Max open files  200  200  files": soft and hard.
+    assert_eq!(limit("Max open files")[3..5], ["200", "200"]);
+    assert_eq!(limit("Max core file size")[4..6], ["0", "0"]);
+    assert_eq!(limit("Max file size")[3..5], ["1048576", "1048576"]);
+    sandbox.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn the_default_policy_is_agent_execs() {
+    let own_nice: i32 = std::fs::read_to_string("/proc/self/stat")
+        .expect("stat")
+        .rsplit_once(')')
+        .expect("comm")
+        .1
+        .split_whitespace()
+        .nth(16)
+        .expect("nice field")
+        .parse()
+        .expect("number");
+    let sandbox = sandbox(SandboxConfig {
+        cgroups: CgroupMode::Off,
+        ..SandboxConfig::default()
+    });
+    let child = sandbox
+        .spawn_sandboxed(&sh(
+            "cat /proc/self/oom_score_adj; cut -d' ' -f19 /proc/self/stat",
+        ))
+        .expect("spawn");
+    let output = output_of(&child).await;
+    child.wait().await.expect("wait");
+    let own_oom: i32 = std::fs::read_to_string("/proc/self/oom_score_adj")
+        .expect("oom")
+        .trim()
+        .parse()
+        .expect("number");
+    let expected_oom = if own_oom < 0 {
+        0
+    } else if own_oom >= 998 {
+        1000
+    } else {
+        998
+    };
+    assert_eq!(
+        output,
+        format!("{expected_oom}\n{}\n", (own_nice + 5).min(19))
+    );
+}
+
+#[tokio::test]
+async fn a_failed_setup_step_is_named_and_nothing_runs() {
+    // Lowering the OOM score below agentproc's own needs CAP_SYS_RESOURCE,
+    // which root on this host lacks (elsewhere the step may succeed, and
+    // there is nothing to check).
+    let own_oom: i32 = std::fs::read_to_string("/proc/self/oom_score_adj")
+        .expect("oom")
+        .trim()
+        .parse()
+        .expect("number");
+    let sandbox = sandbox(SandboxConfig {
+        oom_score_adj: OomScoreAdj::Value(own_oom - 1),
+        cgroups: CgroupMode::Off,
+        ..SandboxConfig::default()
+    });
+    match sandbox.spawn_sandboxed(&sh("true")) {
+        Err(SpawnError::Sandbox { step, source }) => {
+            assert_eq!(step, format!("set oom_score_adj to {}", own_oom - 1));
+            assert_eq!(source.raw_os_error(), Some(libc::EACCES), "{source}");
+        }
+        Err(other) => panic!("unexpected error: {other}"),
+        Ok(child) => {
+            child.wait().await.expect("wait");
+        }
+    }
+}
+
+#[tokio::test]
+async fn limits_the_host_cannot_enforce_are_refused_never_ignored() {
+    let sandbox = sandbox(SandboxConfig {
+        cgroups: CgroupMode::Off,
+        ..SandboxConfig::default()
+    });
+    let mut spec = sh("true");
+    spec.limits.pids = Some(10);
+    match sandbox.spawn_sandboxed(&spec) {
+        Err(SpawnError::Refused { reason }) => assert_eq!(
+            reason,
+            "limits.pids cannot be enforced on this host: cgroups are turned off in the sandbox configuration."
+        ),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // A configured default that cannot be enforced fails the setup.
+    let error = SandboxExecer::new(
+        LocalExecer::default(),
+        SandboxConfig {
+            cgroups: CgroupMode::Off,
+            default_limits: ResourceLimits {
+                memory_bytes: Some(1 << 30),
+                ..ResourceLimits::default()
+            },
+            ..SandboxConfig::default()
+        },
+    )
+    .expect_err("setup must fail");
+    assert!(
+        error
+            .to_string()
+            .starts_with("the default limits.memory_bytes cannot be enforced"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn requests_above_the_maximum_are_refused() {
+    let tree = fake::Tree::v2();
+    let sandbox = SandboxExecer::with_hierarchies(
+        LocalExecer::default(),
+        SandboxConfig {
+            max_limits: ResourceLimits {
+                pids: Some(64),
+                ..ResourceLimits::default()
+            },
+            ..SandboxConfig::default()
+        },
+        &tree.hierarchies(),
+    )
+    .expect("setup");
+    let mut spec = sh("true");
+    spec.limits.pids = Some(65);
+    match sandbox.spawn_sandboxed(&spec) {
+        Err(SpawnError::Refused { reason }) => assert_eq!(
+            reason,
+            "limits.pids of 65 is above this agentproc's maximum of 64."
+        ),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_pids_limit_caps_a_fork_loop_and_the_exit_reports_it() {
+    let sandbox = sandbox(SandboxConfig::default());
+    if !host_can("limit pids", can_limit(&sandbox, "pids")) {
+        return;
+    }
+    // Up to 30 forks; the shell and at most 7 sleeps fit in 8. dash gives
+    // up at the first fork the kernel refuses.
+    let mut spec = sh("i=0; while [ $i -lt 30 ]; do i=$((i+1)); sleep 300 & done; echo looped");
+    spec.limits.pids = Some(8);
+    let child = sandbox.spawn_sandboxed(&spec).expect("spawn");
+    let exit = child.wait().await.expect("wait");
+    assert_ne!(exit.status, ExitStatus::Exited(0));
+    let usage = exit.usage.expect("usage");
+    assert!(
+        usage.forks_refused.is_some_and(|refused| refused >= 1),
+        "{usage:?}"
+    );
+    // The sleeps that did start are all that is left in the cgroup.
+    let members: usize = child
+        .cgroup_dirs()
+        .iter()
+        .filter_map(|dir| std::fs::read_to_string(dir.join("cgroup.procs")).ok())
+        .map(|procs| procs.lines().count())
+        .max()
+        .expect("members");
+    assert!(
+        (1..=7).contains(&members),
+        "{members} sleeps under pids.max=8"
+    );
+    child.signal(Signal::Kill).expect("kill the sleeps");
+    let output = output_of(&child).await;
+    assert!(output.contains("Cannot fork"), "{output}");
+    assert!(!output.contains("looped"), "{output}");
+    assert_eq!(child.limits().pids, Some(8));
+    sandbox.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_cpu_quota_throttles_a_busy_loop() {
+    let sandbox = sandbox(SandboxConfig::default());
+    if !host_can("limit CPU", can_limit(&sandbox, "cpu_cores")) {
+        return;
+    }
+    let mut spec = sh("i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done");
+    spec.limits.cpu_millicores = Some(100);
+    let child = sandbox.spawn_sandboxed(&spec).expect("spawn");
+    let exit = child.wait().await.expect("wait");
+    assert_eq!(exit.status, ExitStatus::Exited(0));
+    // The kernel's own counter, not wall time.
+    let usage = exit.usage.expect("usage");
+    assert!(
+        usage
+            .cpu_throttled
+            .is_some_and(|throttled| !throttled.is_zero()),
+        "{usage:?}"
+    );
+    sandbox.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn usage_counts_the_whole_tree() {
+    let sandbox = sandbox(SandboxConfig::default());
+    if !host_can("use cgroups", sandbox.cgroup_kind() != CgroupKind::None) {
+        return;
+    }
+    // The busy work is done by a grandchild the shell never waits for
+    // (wait4's usage would miss it); the shell waits on a FIFO instead.
+    let dir = tempdir("tree-usage");
+    let fifo = dir.join("done");
+    mkfifo(&fifo);
+    let child = sandbox
+        .spawn_sandboxed(&sh(&format!(
+            "(sh -c 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; echo > {0}' &); read _ < {0}",
+            fifo.display()
+        )))
+        .expect("spawn");
+    let exit = child.wait().await.expect("wait");
+    let usage = exit.usage.expect("usage");
+    assert!(
+        usage.user_cpu + usage.system_cpu >= Duration::from_millis(20),
+        "{usage:?}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+    sandbox.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn kill_reaches_a_setsid_escapee() {
+    let sandbox = sandbox(SandboxConfig::default());
+    let report = sandbox.report();
+    if !host_can(
+        "kill a whole tree through its cgroup",
+        report.cgroups.as_deref().is_some_and(|kind| kind != "none")
+            && !report.warnings.iter().any(|w| w.contains("cgroup.kill")),
+    ) {
+        return;
+    }
+    let child = sandbox
+        .spawn_sandboxed(&sh(
+            "setsid sh -c 'echo $$; exec sleep 300' & exec sleep 300",
+        ))
+        .expect("spawn");
+    let mut lines = BufReader::new(child.take_output().expect("output")).lines();
+    let escapee: u32 = lines
+        .next_line()
+        .await
+        .expect("read")
+        .expect("a pid")
+        .parse()
+        .expect("pid");
+    // It left the process group: killpg alone would miss it.
+    assert_ne!(session_of(escapee), session_of(child.pid().expect("pid")));
+    child.signal(Signal::Kill).expect("kill");
+    let exit = child.wait().await.expect("wait");
+    assert!(matches!(
+        exit.status,
+        ExitStatus::Signaled { signal: 9, .. }
+    ));
+    let alive = agentproc_exec_local::wait_until_dead(&[escapee], Duration::from_secs(30));
+    assert!(alive.is_empty(), "the escapee survived");
+    assert_eq!(sandbox.collect_garbage(), 0);
+    for dir in child.cgroup_dirs() {
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+    sandbox.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_terminate_reaches_every_member_of_the_tree() {
+    let sandbox = sandbox(SandboxConfig::default());
+    if !host_can("use cgroups", sandbox.cgroup_kind() != CgroupKind::None) {
+        return;
+    }
+    let child = sandbox
+        .spawn_sandboxed(&sh(
+            "setsid sh -c 'trap \"echo escapee got TERM; exit 0\" TERM; echo ready; while :; do sleep 1; done' & \
+             trap 'wait; exit 3' TERM; read _; wait",
+        ))
+        .expect("spawn");
+    let mut lines = BufReader::new(child.take_output().expect("output")).lines();
+    assert_eq!(
+        lines.next_line().await.expect("read").as_deref(),
+        Some("ready")
+    );
+    child.signal(Signal::Terminate).expect("terminate");
+    let mut rest = Vec::new();
+    while let Some(line) = lines.next_line().await.expect("read") {
+        rest.push(line);
+    }
+    assert!(rest.contains(&"escapee got TERM".to_owned()), "{rest:?}");
+    let exit = child.wait().await.expect("wait");
+    assert_ne!(exit.status, ExitStatus::Exited(0));
+    sandbox.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn cgroups_are_removed_after_exit_and_kept_while_descendants_run() {
+    let sandbox = sandbox(SandboxConfig::default());
+    if !host_can("use cgroups", sandbox.cgroup_kind() != CgroupKind::None) {
+        return;
+    }
+    let quick = sandbox.spawn_sandboxed(&sh("true")).expect("spawn");
+    let dirs = quick.cgroup_dirs();
+    assert!(!dirs.is_empty());
+    assert!(dirs.iter().all(|dir| dir.is_dir()));
+    quick.wait().await.expect("wait");
+    for dir in &dirs {
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+
+    // A daemon outlives its shell: the cgroup stays until it is gone.
+    let parent = sandbox
+        .spawn_sandboxed(&sh("setsid sleep 300 >/dev/null 2>&1 & echo $!"))
+        .expect("spawn");
+    let daemon: u32 = output_of(&parent).await.trim().parse().expect("pid");
+    parent.wait().await.expect("wait");
+    assert_eq!(sandbox.collect_garbage(), 1);
+    assert!(parent.cgroup_dirs().iter().all(|dir| dir.is_dir()));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(daemon).expect("pid")),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill");
+    assert!(agentproc_exec_local::wait_until_dead(&[daemon], Duration::from_secs(30)).is_empty());
+    // The daemon is dead; its parent (init) reaps it, after which the
+    // cgroup is empty. Wait on the kernel's own notion of emptiness.
+    wait_until_empty(&parent.cgroup_dirs());
+    assert_eq!(sandbox.collect_garbage(), 0);
+    for dir in parent.cgroup_dirs() {
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+    sandbox.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn shutdown_stops_what_is_left_and_removes_every_cgroup() {
+    let sandbox = sandbox(SandboxConfig::default());
+    if !host_can("use cgroups", sandbox.cgroup_kind() != CgroupKind::None) {
+        return;
+    }
+    let parent = sandbox
+        .spawn_sandboxed(&sh("setsid sleep 300 >/dev/null 2>&1 & echo $!"))
+        .expect("spawn");
+    let daemon: u32 = output_of(&parent).await.trim().parse().expect("pid");
+    parent.wait().await.expect("wait");
+    let process_dirs = parent.cgroup_dirs();
+    let parents: Vec<_> = process_dirs
+        .iter()
+        .map(|dir| dir.parent().expect("parent").to_path_buf())
+        .collect();
+    sandbox.shutdown(Duration::from_secs(10)).await;
+    assert!(agentproc_exec_local::wait_until_dead(&[daemon], Duration::from_secs(30)).is_empty());
+    for dir in process_dirs.iter().chain(&parents) {
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+}
+
+#[tokio::test]
+async fn a_real_memory_limit_reports_the_oom_kill() {
+    // Opt-in: this host's memory hierarchy belongs to the host.
+    if std::env::var_os("AGENTPROC_TEST_MEMORY_CGROUPS").is_none() {
+        eprintln!("skipped: set AGENTPROC_TEST_MEMORY_CGROUPS=1 to run");
+        return;
+    }
+    let sandbox = sandbox(SandboxConfig::default());
+    assert!(
+        can_limit(&sandbox, "memory_bytes"),
+        "{:?}",
+        sandbox.report()
+    );
+    let mut spec = sh("x=$(head -c 300000000 /dev/zero | tr '\\0' a); echo survived");
+    spec.limits.memory_bytes = Some(64 << 20);
+    let child = sandbox.spawn_sandboxed(&spec).expect("spawn");
+    let output = output_of(&child).await;
+    let exit = child.wait().await.expect("wait");
+    assert!(exit.oom_killed, "{exit:?} {output}");
+    sandbox.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn the_report_says_what_is_enforced() {
+    let sandbox = sandbox(SandboxConfig {
+        niceness: Niceness::Absolute(3),
+        oom_score_adj: OomScoreAdj::Value(700),
+        rlimits: Rlimits {
+            core_bytes: Some(0),
+            ..Rlimits::default()
+        },
+        cgroups: CgroupMode::Off,
+        ..SandboxConfig::default()
+    });
+    let report = sandbox.report();
+    assert_eq!(report.kind, "sandbox");
+    assert_eq!(report.cgroups.as_deref(), Some("none"));
+    assert!(report.enforceable.is_empty());
+    assert_eq!(
+        report.settings,
+        vec![
+            ("niceness".to_owned(), "3".to_owned()),
+            ("oom_score_adj".to_owned(), "700".to_owned()),
+            ("rlimit_core".to_owned(), "0".to_owned()),
+        ]
+    );
+}
+
+fn session_of(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    stat.rsplit_once(')')
+        .expect("comm")
+        .1
+        .split_whitespace()
+        .nth(3)
+        .expect("session")
+        .parse()
+        .expect("number")
+}
+
+/// Blocks until none of `dirs` lists a process (on the exit events
+/// themselves: pidfds of the members).
+fn wait_until_empty(dirs: &[std::path::PathBuf]) {
+    for _ in 0..100 {
+        let members: Vec<u32> = dirs
+            .iter()
+            .filter_map(|dir| std::fs::read_to_string(dir.join("cgroup.procs")).ok())
+            .flat_map(|procs| {
+                procs
+                    .split_whitespace()
+                    .filter_map(|pid| pid.parse().ok())
+                    .collect::<Vec<u32>>()
+            })
+            .collect();
+        if members.is_empty() {
+            return;
+        }
+        agentproc_exec_local::wait_until_dead(&members, Duration::from_secs(30));
+    }
+    panic!("{dirs:?} never emptied");
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("agentproc-sandbox-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn mkfifo(path: &Path) {
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+}
+
+/// Blocks the child on a FIFO until [`Gate::open`], so the test can set the
+/// fake counters of its cgroup while it runs.
+struct Gate {
+    dir: std::path::PathBuf,
+}
+
+impl Gate {
+    fn new(name: &str) -> Self {
+        let dir = tempdir(name);
+        mkfifo(&dir.join("gate"));
+        Self { dir }
+    }
+
+    fn script(&self) -> String {
+        format!("read _ < {}", self.dir.join("gate").display())
+    }
+
+    fn open(&self) {
+        std::fs::write(self.dir.join("gate"), "go\n").expect("open the gate");
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test]
+async fn v2_memory_limits_oom_attribution_and_usage_on_a_fake_tree() {
+    let tree = fake::Tree::v2();
+    let sandbox = SandboxExecer::with_hierarchies(
+        LocalExecer::default(),
+        SandboxConfig {
+            default_limits: ResourceLimits {
+                pids: Some(100),
+                ..ResourceLimits::default()
+            },
+            ..SandboxConfig::default()
+        },
+        &tree.hierarchies(),
+    )
+    .expect("setup");
+    assert_eq!(sandbox.cgroup_kind(), CgroupKind::V2);
+    assert_eq!(
+        sandbox.report().enforceable,
+        ["memory_bytes", "memory_high_bytes", "cpu_cores", "pids"]
+    );
+    let gate = Gate::new("fake-v2");
+    let mut spec = sh(&gate.script());
+    spec.limits = ResourceLimits {
+        memory_bytes: Some(512 << 20),
+        memory_high_bytes: Some(384 << 20),
+        cpu_millicores: Some(1500),
+        pids: None,
+    };
+    let child = sandbox.spawn_sandboxed(&spec).expect("spawn");
+    let dirs = child.cgroup_dirs();
+    assert_eq!(dirs.len(), 1);
+    let dir = &dirs[0];
+    assert_eq!(fake::get(dir, "memory.max"), "536870912");
+    assert_eq!(fake::get(dir, "memory.high"), "402653184");
+    assert_eq!(fake::get(dir, "cpu.max"), "150000 100000");
+    // The default fills in what the start did not ask for.
+    assert_eq!(fake::get(dir, "pids.max"), "100");
+    // The child wrote itself into its cgroup before running.
+    assert_eq!(fake::get(dir, "cgroup.procs"), "0");
+    assert_eq!(
+        child.limits(),
+        ResourceLimits {
+            pids: Some(100),
+            ..spec.limits
+        }
+    );
+
+    // What the kernel would report: an OOM kill, peak memory, CPU time.
+    fake::set(
+        dir,
+        "memory.events",
+        "low 0\nhigh 3\nmax 7\noom 1\noom_kill 1\n",
+    );
+    fake::set(dir, "memory.peak", "536870912\n");
+    fake::set(
+        dir,
+        "cpu.stat",
+        "usage_usec 3500\nuser_usec 2500\nsystem_usec 1000\nthrottled_usec 700\n",
+    );
+    fake::set(dir, "pids.events", "max 0\n");
+    gate.open();
+    let exit = child.wait().await.expect("wait");
+    assert!(exit.oom_killed);
+    let usage = exit.usage.expect("usage");
+    assert_eq!(usage.max_rss_bytes, 512 << 20);
+    assert_eq!(usage.user_cpu, Duration::from_micros(2500));
+    assert_eq!(usage.system_cpu, Duration::from_micros(1000));
+    assert_eq!(usage.cpu_throttled, Some(Duration::from_micros(700)));
+    assert_eq!(usage.forks_refused, Some(0));
+    assert!(!dir.exists(), "the process cgroup is removed");
+    sandbox.shutdown(Duration::from_secs(5)).await;
+    assert!(
+        !dir.parent().expect("parent").exists(),
+        "agentproc's cgroup is removed"
+    );
+}
+
+#[tokio::test]
+async fn without_an_oom_kill_the_exit_is_not_blamed_on_memory() {
+    let tree = fake::Tree::v2();
+    let sandbox = SandboxExecer::with_hierarchies(
+        LocalExecer::default(),
+        SandboxConfig::default(),
+        &tree.hierarchies(),
+    )
+    .expect("setup");
+    let gate = Gate::new("fake-v2-no-oom");
+    let mut spec = sh(&gate.script());
+    spec.limits.memory_bytes = Some(1 << 30);
+    let child = sandbox.spawn_sandboxed(&spec).expect("spawn");
+    fake::set(
+        &child.cgroup_dirs()[0],
+        "memory.events",
+        "oom 0\noom_kill 0\n",
+    );
+    gate.open();
+    let exit = child.wait().await.expect("wait");
+    assert!(!exit.oom_killed);
+    assert_eq!(exit.status, ExitStatus::Exited(0));
+    sandbox.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn v1_memory_limits_and_oom_attribution_on_a_fake_tree() {
+    let tree = fake::Tree::v1_memory();
+    let sandbox = SandboxExecer::with_hierarchies(
+        LocalExecer::default(),
+        SandboxConfig {
+            cgroups: CgroupMode::V1,
+            ..SandboxConfig::default()
+        },
+        &tree.hierarchies(),
+    )
+    .expect("setup");
+    assert_eq!(sandbox.cgroup_kind(), CgroupKind::V1);
+    // memory.high is a v2 feature.
+    let mut high = sh("true");
+    high.limits.memory_high_bytes = Some(1 << 20);
+    assert!(matches!(
+        sandbox.spawn_sandboxed(&high),
+        Err(SpawnError::Refused { reason }) if reason.contains("memory_high_bytes needs the cgroup v2 memory controller")
+    ));
+
+    let gate = Gate::new("fake-v1");
+    let mut spec = sh(&gate.script());
+    spec.limits.memory_bytes = Some(256 << 20);
+    let child = sandbox.spawn_sandboxed(&spec).expect("spawn");
+    let dirs = child.cgroup_dirs();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let dir = &dirs[0];
+    assert_eq!(fake::get(dir, "memory.limit_in_bytes"), "268435456");
+    fake::set(
+        dir,
+        "memory.oom_control",
+        "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
+    );
+    fake::set(dir, "memory.max_usage_in_bytes", "268435456\n");
+    gate.open();
+    let exit = child.wait().await.expect("wait");
+    assert!(exit.oom_killed);
+    assert_eq!(exit.usage.expect("usage").max_rss_bytes, 256 << 20);
+    sandbox.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn an_explicit_cgroup_version_the_host_lacks_fails_the_setup() {
+    let tree = fake::Tree::v1_memory();
+    let error = SandboxExecer::with_hierarchies(
+        LocalExecer::default(),
+        SandboxConfig {
+            cgroups: CgroupMode::V2,
+            ..SandboxConfig::default()
+        },
+        &tree.hierarchies(),
+    )
+    .expect_err("no v2 here");
+    assert_eq!(
+        error.to_string(),
+        "cgroups: cgroup v2 is required by the configuration, but no cgroup2 filesystem is mounted"
+    );
+}
