@@ -14,7 +14,7 @@ pub(crate) struct Tree {
 }
 
 impl Tree {
-    fn new(kind: &str) -> (PathBuf, PathBuf) {
+    fn make_root(kind: &str) -> (PathBuf, PathBuf) {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let root = std::env::temp_dir().join(format!(
             "agentproc-fake-cgroups-{}-{}-{kind}",
@@ -29,7 +29,7 @@ impl Tree {
 
     /// A pure v2 host whose cgroup offers and delegates cpu, memory, pids.
     pub(crate) fn v2() -> Self {
-        let (root, base) = Self::new("v2");
+        let (root, base) = Self::make_root("v2");
         for file in ["cgroup.controllers", "cgroup.subtree_control"] {
             std::fs::write(base.join(file), "cpu memory pids\n").expect("write");
         }
@@ -45,7 +45,7 @@ impl Tree {
 
     /// A v1 host with only a memory hierarchy.
     pub(crate) fn v1_memory() -> Self {
-        let (root, base) = Self::new("v1");
+        let (root, base) = Self::make_root("v1");
         Self {
             root,
             hierarchies: Hierarchies {
