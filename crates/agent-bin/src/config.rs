@@ -267,6 +267,12 @@ impl RawConfig {
                 return Err(invalid(key, "must be at least 1".to_owned()));
             }
         }
+        if (1..64 << 10).contains(&self.output_max_bytes_per_process) {
+            return Err(invalid(
+                "output_max_bytes_per_process",
+                "must be 0 (full logs off) or at least 64KiB".to_owned(),
+            ));
+        }
         if self.output_max_total_bytes == 0 {
             return Err(invalid(
                 "output_max_total_bytes",

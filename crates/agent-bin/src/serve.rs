@@ -61,8 +61,9 @@ impl HostEnv {
 /// # Errors
 /// When the address cannot be bound or the server fails.
 pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyhow::Result<()> {
-    // Two descriptors per running process (pipe, pidfd), plus connections.
-    let wanted = settings.limits.max_running as u64 * 2 + 1024;
+    // Three descriptors per running process (output pipe, pidfd, log
+    // segment; stdin when asked), plus connections and cgroup files.
+    let wanted = settings.limits.max_running as u64 * 4 + 1024;
     match agentproc_exec_local::raise_open_file_limit(wanted) {
         Ok(limit) if limit < wanted => tracing::warn!(
             limit,

@@ -172,7 +172,8 @@ fn is_false(value: &bool) -> bool {
 pub(crate) struct UsageDto {
     user_cpu_ms: u64,
     system_cpu_ms: u64,
-    max_rss_bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_rss_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     forks_refused: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]

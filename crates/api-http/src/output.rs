@@ -30,6 +30,9 @@ use crate::json::{self, nullable};
 pub(crate) const DEFAULT_READ_LIMIT: usize = 32 * 1024;
 /// The most bytes one cursor read returns.
 pub(crate) const MAX_READ_LIMIT: usize = 1 << 20;
+/// The most output one stream event carries: small enough that many
+/// subscribers of a chatty process hold little memory each.
+const STREAM_CHUNK: usize = 64 << 10;
 /// The most matches one search returns.
 const MAX_MATCHES: usize = 1000;
 /// The most context lines around a match.
@@ -282,7 +285,7 @@ fn sse_events(
             return None;
         }
         let event = tokio::select! {
-            item = state.feed.next(state.cursor, MAX_READ_LIMIT) => match item {
+            item = state.feed.next(state.cursor, STREAM_CHUNK) => match item {
                 Ok(FeedItem::Output(chunk)) => {
                     state.cursor = chunk.next_cursor;
                     state.keepalive.reset();
@@ -471,7 +474,7 @@ async fn write_stdin(
             format!("Standard input of process {quoted} is closed."),
         )
         .with_detail(
-            "start the process with \"stdin\": true to write to it; after \"eof\" it stays closed",
+            "it was started without \"stdin\": true, closed with \"eof\", or closed by the process itself",
         )),
         Err(StdinError::Timeout { written }) => Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -154,9 +154,13 @@ pub struct ResourceUsage {
     pub user_cpu: Duration,
     /// CPU time spent in the kernel on the process's behalf.
     pub system_cpu: Duration,
-    /// Peak resident set size, in bytes (the sandbox reports the whole
-    /// tree's peak memory from its cgroup).
-    pub max_rss_bytes: u64,
+    /// Peak resident set size, in bytes: the largest of the process and the
+    /// descendants it waited for (the sandbox with a memory cgroup reports
+    /// the whole tree's peak instead). `None` when it cannot be told: the
+    /// kernel counts the memory of the spawning process (agentproc) into a
+    /// child's peak until the child calls `exec`, so a peak not above
+    /// agentproc's own could be agentproc's.
+    pub max_rss_bytes: Option<u64>,
     /// Forks refused because the tree hit its pids limit (sandbox only).
     pub forks_refused: Option<u64>,
     /// Time the tree was held back by its CPU limit (sandbox only).

@@ -116,13 +116,28 @@ fn decode(raw: libc::c_int, usage: &libc::rusage) -> ChildExit {
         usage: Some(ResourceUsage {
             user_cpu: timeval(usage.ru_utime),
             system_cpu: timeval(usage.ru_stime),
-            // Linux reports kibibytes.
-            max_rss_bytes: u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024,
+            max_rss_bytes: above_own_peak(usage.ru_maxrss),
             forks_refused: None,
             cpu_throttled: None,
         }),
         oom_killed: false,
     }
+}
+
+/// A child's peak RSS (kibibytes, as Linux reports it) in bytes, when it is
+/// above this process's own peak. Below, it may be ours: the kernel folds
+/// the spawning process's memory into the child's peak until `exec`
+/// (posix_spawn's child shares our memory; a forked one copies it).
+fn above_own_peak(child_kib: libc::c_long) -> Option<u64> {
+    // SAFETY: rusage is plain old data; all-zero is a valid value.
+    let mut own: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes one rusage into a live local.
+    let own_kib = if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut own) } == 0 {
+        own.ru_maxrss
+    } else {
+        libc::c_long::MAX
+    };
+    (child_kib > own_kib).then(|| u64::try_from(child_kib).unwrap_or(0) * 1024)
 }
 
 fn timeval(tv: libc::timeval) -> Duration {

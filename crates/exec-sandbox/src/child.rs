@@ -94,7 +94,7 @@ impl ExecChild for SandboxChild {
             exit.usage = Some(ResourceUsage {
                 user_cpu: stats.user_cpu.unwrap_or(waited.user_cpu),
                 system_cpu: stats.system_cpu.unwrap_or(waited.system_cpu),
-                max_rss_bytes: stats.memory_peak.unwrap_or(waited.max_rss_bytes),
+                max_rss_bytes: stats.memory_peak.or(waited.max_rss_bytes),
                 forks_refused: stats.forks_refused,
                 cpu_throttled: stats.cpu_throttled,
             });

@@ -172,6 +172,15 @@ fn bad_values_name_their_key() {
     assert!(message.contains("key \"max_running\" (from environment variable AGENTPROC_MAX_RUNNING): must be at least 1"), "{message}");
 
     let message = error_for(|jail| {
+        jail.set_env("AGENTPROC_OUTPUT_MAX_BYTES_PER_PROCESS", "10");
+        Ok(args())
+    });
+    assert!(
+        message.contains("\"output_max_bytes_per_process\"") && message.contains("at least 64KiB"),
+        "{message}"
+    );
+
+    let message = error_for(|jail| {
         jail.set_env("AGENTPROC_OUTPUT_MAX_TOTAL_BYTES", "0");
         Ok(args())
     });

@@ -32,7 +32,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use tokio::sync::watch;
 
 pub use search::{
-    LineRange, MAX_SCAN_LINE, MAX_SHOWN_LINE, Match, SearchOptions, SearchResult, lines, search,
+    LineRange, MAX_RESULT_BYTES, MAX_SCAN_LINE, MAX_SHOWN_LINE, Match, SearchOptions, SearchResult,
+    lines, search,
 };
 
 /// Default for [`LogConfig::max_bytes_per_process`].
@@ -99,7 +100,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct LogStore {
     config: LogConfig,
     state: Mutex<StoreState>,
-    queue: Mutex<mpsc::Sender<Item>>,
+    queue: Mutex<mpsc::Sender<Job>>,
     /// Bytes queued and not yet written.
     pending: AtomicU64,
 }
@@ -112,7 +113,18 @@ struct StoreState {
     exited: VecDeque<Arc<ProcessLog>>,
 }
 
-/// Work for the writer thread: a piece of one log, in order.
+/// Work for the writer thread, in order: every disk write and deletion
+/// happens there, never on the caller's (async) thread.
+#[derive(Debug)]
+enum Job {
+    Write(Item),
+    /// A forgotten log's directory.
+    Delete(PathBuf),
+    /// Signalled once every earlier job is done.
+    Barrier(tokio::sync::oneshot::Sender<()>),
+}
+
+/// A piece of one log.
 #[derive(Debug)]
 struct Item {
     log: Arc<ProcessLog>,
@@ -134,11 +146,16 @@ impl LogStore {
     pub fn open(config: LogConfig) -> io::Result<Arc<Self>> {
         fs::create_dir_all(&config.dir)?;
         for entry in fs::read_dir(&config.dir)?.flatten() {
-            if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+            // Only what looks like a log of ours: a directory holding
+            // nothing but segment files. A misconfigured directory keeps
+            // everything else.
+            if entry.file_type().is_ok_and(|kind| kind.is_dir())
+                && holds_only_segments(&entry.path())
+            {
                 let _ = fs::remove_dir_all(entry.path());
             }
         }
-        let (queue, work) = mpsc::channel::<Item>();
+        let (queue, work) = mpsc::channel::<Job>();
         let store = Arc::new(Self {
             config,
             state: Mutex::new(StoreState::default()),
@@ -150,7 +167,18 @@ impl LogStore {
         std::thread::Builder::new()
             .name("agentproc-log-writer".to_owned())
             .spawn(move || {
-                for item in work {
+                for job in work {
+                    let item = match job {
+                        Job::Write(item) => item,
+                        Job::Delete(dir) => {
+                            let _ = fs::remove_dir_all(&dir);
+                            continue;
+                        }
+                        Job::Barrier(done) => {
+                            let _ = done.send(());
+                            continue;
+                        }
+                    };
                     let queued = item.bytes.as_ref().map_or(0, |bytes| bytes.len() as u64);
                     let log = Arc::clone(&item.log);
                     log.commit(item);
@@ -196,8 +224,30 @@ impl LogStore {
     /// Marks `log` as belonging to an exited process: it may now be
     /// forgotten to keep the total under the cap.
     pub fn exited(&self, log: &Arc<ProcessLog>) {
+        // Nothing more will be appended: an exited process holds no file
+        // descriptor.
+        lock(&log.state).current = None;
         lock(&self.state).exited.push_back(Arc::clone(log));
         self.enforce_total(None);
+    }
+
+    /// Waits until the writer thread has done everything queued so far
+    /// (writes and deletions).
+    pub async fn settled(&self) {
+        let (done, settled) = tokio::sync::oneshot::channel();
+        if lock(&self.queue).send(Job::Barrier(done)).is_ok() {
+            let _ = settled.await;
+        }
+    }
+
+    /// Queues the deletion of a forgotten log's directory.
+    fn delete(&self, dir: &Path) {
+        if lock(&self.queue)
+            .send(Job::Delete(dir.to_path_buf()))
+            .is_err()
+        {
+            let _ = fs::remove_dir_all(dir);
+        }
     }
 
     fn account(&self, added: u64, removed: u64, writer: Option<&ProcessLog>) {
@@ -324,7 +374,7 @@ impl ProcessLog {
             bytes: payload,
             len,
         };
-        let _ = lock(&store.queue).send(item);
+        let _ = lock(&store.queue).send(Job::Write(item));
     }
 
     /// Bytes handed to [`ProcessLog::append`] so far.
@@ -482,21 +532,27 @@ impl ProcessLog {
     /// Forgets the whole log (total cap).
     fn evict(&self) {
         let removed = self.clear();
-        let _ = fs::remove_dir_all(&self.dir);
         if let Some(store) = self.store.upgrade() {
+            store.delete(&self.dir);
             store.account(0, removed, None);
         }
     }
 
-    /// Deletes the log (its process was forgotten).
+    /// Forgets the log (its process was forgotten); the writer thread
+    /// deletes its files.
     pub fn remove(&self) {
         let removed = self.clear();
-        let _ = fs::remove_dir_all(&self.dir);
-        if let Some(store) = self.store.upgrade() {
-            lock(&store.state)
-                .exited
-                .retain(|log| !std::ptr::eq(Arc::as_ptr(log), self));
-            store.account(0, removed, None);
+        match self.store.upgrade() {
+            Some(store) => {
+                store.delete(&self.dir);
+                lock(&store.state)
+                    .exited
+                    .retain(|log| !std::ptr::eq(Arc::as_ptr(log), self));
+                store.account(0, removed, None);
+            }
+            None => {
+                let _ = fs::remove_dir_all(&self.dir);
+            }
         }
     }
 
@@ -614,9 +670,23 @@ pub fn compile_pattern(
 ) -> Result<regex::bytes::Regex, regex::Error> {
     regex::bytes::RegexBuilder::new(pattern)
         .case_insensitive(ignore_case)
-        .size_limit(1 << 20)
-        .dfa_size_limit(4 << 20)
+        .size_limit(8 << 20)
+        .dfa_size_limit(8 << 20)
         .build()
+}
+
+/// Whether `dir` holds nothing but segment files (`<16 hex digits>.log`).
+fn holds_only_segments(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().all(|entry| {
+            entry.file_type().is_ok_and(|kind| kind.is_file())
+                && entry.file_name().to_str().is_some_and(|name| {
+                    name.strip_suffix(".log").is_some_and(|stem| {
+                        stem.len() == 16 && stem.bytes().all(|b| b.is_ascii_hexdigit())
+                    })
+                })
+        })
+    })
 }
 
 #[cfg(test)]

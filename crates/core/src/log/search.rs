@@ -15,6 +15,9 @@ use super::{LogView, ProcessLog};
 pub const MAX_SCAN_LINE: usize = 64 * 1024;
 /// Lines shown in results are cut to this many bytes.
 pub const MAX_SHOWN_LINE: usize = 2048;
+/// A search stops taking matches once its lines (matches and context)
+/// reach about this many bytes, as if `max_matches` were hit.
+pub const MAX_RESULT_BYTES: usize = 1 << 20;
 
 /// What to look for.
 #[derive(Debug, Clone)]
@@ -47,7 +50,8 @@ pub struct Match {
 pub struct SearchResult {
     /// Matches in log order.
     pub matches: Vec<Match>,
-    /// The search stopped at `max_matches`.
+    /// The search stopped at `max_matches`, or at [`MAX_RESULT_BYTES`] of
+    /// lines.
     pub limit_hit: bool,
     /// The first offset still on disk: bytes before it were dropped and not
     /// searched.
@@ -84,18 +88,22 @@ pub fn search(log: &ProcessLog, options: &SearchOptions) -> io::Result<SearchRes
     let mut before: VecDeque<(u64, Vec<u8>)> = VecDeque::with_capacity(options.context + 1);
     // Matches still collecting lines after them: (index, lines missing).
     let mut open: Vec<(usize, usize)> = Vec::new();
+    // Bytes of lines in the result so far.
+    let mut size = 0;
     scan_lines(&view, 0, |line| {
         result.scanned_bytes = line.end - first;
         // Most lines neither match nor are context: copy only those that are.
         for (index, missing) in &mut open {
-            result.matches[*index]
-                .after
-                .push((line.number, shown(line.bytes)));
+            let text = shown(line.bytes);
+            size += text.len();
+            result.matches[*index].after.push((line.number, text));
             *missing -= 1;
         }
         open.retain(|(_, missing)| *missing > 0);
         if options.pattern.is_match(line.bytes) {
-            if result.matches.len() < options.max_matches {
+            if result.matches.len() < options.max_matches && size < MAX_RESULT_BYTES {
+                size += line.bytes.len().min(MAX_SHOWN_LINE)
+                    + before.iter().map(|(_, text)| text.len()).sum::<usize>();
                 result.matches.push(Match {
                     line: line.number,
                     offset: line.offset,
@@ -108,6 +116,10 @@ pub fn search(log: &ProcessLog, options: &SearchOptions) -> io::Result<SearchRes
                 }
             } else {
                 result.limit_hit = true;
+                if size >= MAX_RESULT_BYTES {
+                    // Out of room: pending context stays short.
+                    return Flow::Stop;
+                }
             }
         }
         if options.context > 0 {

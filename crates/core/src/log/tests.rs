@@ -98,6 +98,7 @@ async fn the_total_cap_forgets_the_logs_of_the_first_to_exit() {
     third.append(&[b'3'; 40]);
     third.flushed().await;
     // Over 100: the first to exit goes, whole.
+    store.settled().await;
     assert!(!first.dir().exists());
     let gone = first.read(0, 100).expect("read");
     assert_eq!((gone.bytes.len(), gone.gap, gone.total), (0, 40, 40));
@@ -114,6 +115,8 @@ async fn removing_a_log_frees_its_space() {
     assert_eq!(store.total_bytes(), 500);
     log.remove();
     assert_eq!(store.total_bytes(), 0);
+    // Deleted by the writer thread, off the caller's thread.
+    store.settled().await;
     assert!(!log.dir().exists());
 }
 
@@ -122,8 +125,15 @@ fn opening_a_store_clears_logs_of_an_earlier_run() {
     let dir = temp_dir();
     fs::create_dir_all(dir.join("stale")).expect("mkdir");
     fs::write(dir.join("stale/0000000000000000.log"), b"old").expect("write");
+    // Not ours: a directory with anything but segment files is kept.
+    fs::create_dir_all(dir.join("project/src")).expect("mkdir");
+    fs::write(dir.join("project/src/main.rs"), b"fn main() {}").expect("write");
+    fs::create_dir_all(dir.join("notes")).expect("mkdir");
+    fs::write(dir.join("notes/0000000000000000.log.bak"), b"x").expect("write");
     let _store = LogStore::open(LogConfig::new(&dir)).expect("open");
     assert!(!dir.join("stale").exists());
+    assert!(dir.join("project/src/main.rs").exists());
+    assert!(dir.join("notes/0000000000000000.log.bak").exists());
 }
 
 fn numbered_lines(count: usize) -> Vec<u8> {
@@ -305,4 +315,41 @@ async fn lines_across_read_chunks_and_segments_are_exact() {
             vec![(number + 1, format!("line {}", number + 1).into_bytes())]
         );
     }
+}
+
+/// Matches with context on long lines stop at about 1 MiB of text, however
+/// many matches were asked for.
+#[tokio::test]
+async fn search_results_are_bounded_in_bytes() {
+    let store = store(1 << 30, 1 << 30);
+    let log = store.create("p").expect("create");
+    let line = [vec![b'x'; 3000], vec![b'\n']].concat();
+    for _ in 0..5000 {
+        log.append(&line);
+    }
+    log.flushed().await;
+    let result = search(
+        &log,
+        &SearchOptions {
+            pattern: Regex::new("x").expect("regex"),
+            context: 10,
+            max_matches: 1000,
+        },
+    )
+    .expect("search");
+    assert!(result.limit_hit);
+    let bytes: usize = result
+        .matches
+        .iter()
+        .map(|m| {
+            m.text.len()
+                + m.before
+                    .iter()
+                    .chain(&m.after)
+                    .map(|(_, t)| t.len())
+                    .sum::<usize>()
+        })
+        .sum();
+    assert!(bytes <= MAX_RESULT_BYTES + 21 * MAX_SHOWN_LINE, "{bytes}");
+    assert!(result.matches.len() < 1000);
 }

@@ -1003,6 +1003,10 @@ impl Inner {
         self.tasks.close();
         self.tasks.wait().await;
         self.execer.shutdown(self.config.shutdown_grace).await;
+        if let Some(logs) = &self.config.logs {
+            // Every log complete on disk, every forgotten one deleted.
+            logs.settled().await;
+        }
         tracing::info!("closed");
     }
 }

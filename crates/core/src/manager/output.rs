@@ -256,7 +256,7 @@ impl Manager {
         read: Option<(u64, usize)>,
     ) -> Result<WaitOutcome, OutputError> {
         let process = self.inner.lookup(id, requester)?;
-        if matches!(until, Until::Match { .. }) && process.log.is_none() {
+        if (matches!(until, Until::Match { .. }) || read.is_some()) && process.log.is_none() {
             return Err(OutputError::LogsDisabled);
         }
         let deadline = self.inner.clock.sleep(timeout);
@@ -281,7 +281,9 @@ impl Manager {
         process: &Arc<Process>,
         until: Until,
     ) -> Result<WaitResult, OutputError> {
-        let mut written = process.watch_written();
+        // What readers can see: output waits and match scans must not wake
+        // before the bytes are readable from the log.
+        let mut written = logged(process);
         let mut exited = process.watch_exited();
         match until {
             Until::Exit => {

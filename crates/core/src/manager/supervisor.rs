@@ -62,9 +62,15 @@ pub(super) async fn supervise(inner: Arc<Inner>, process: Arc<Process>) {
         }
     }
 
-    // Readers of the log must find every byte once the exit is published.
+    // Readers of the log must find every byte once the exit is published;
+    // but a stalled disk must not keep the process "running" forever.
     if let Some(log) = &process.log {
-        log.flushed().await;
+        tokio::select! {
+            () = log.flushed() => {}
+            () = inner.clock.sleep(LOG_FLUSH_WAIT) => {
+                tracing::warn!(process_id = %process.id, "the output log is still being written; reporting the exit anyway");
+            }
+        }
     }
     let exited_mono = inner.clock.instant();
     let exit = compose_exit(&process, &result, drained, inner.clock.now(), exited_mono);
@@ -176,6 +182,9 @@ pub(super) async fn escalate(inner: Arc<Inner>, process: Arc<Process>, grace: Du
         process.stop_quietly(Signal::Kill, StopCause::Request);
     }
 }
+
+/// The longest an exit waits for its output log to reach the disk.
+const LOG_FLUSH_WAIT: Duration = Duration::from_secs(10);
 
 /// Reads `reader` to its end, appending everything to the process buffer.
 async fn pump_output(process: &Process, mut reader: OutputReader) {

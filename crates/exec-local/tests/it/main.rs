@@ -162,8 +162,25 @@ async fn wait_resolves_once_and_reports_usage() {
     let child = spawn(&sh("i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"));
     let exit = child.wait().await.expect("wait");
     let usage = exit.usage.expect("wait4 reports usage");
-    assert!(usage.max_rss_bytes > 0);
+    assert!(!(usage.user_cpu + usage.system_cpu).is_zero(), "{usage:?}");
     assert!(child.wait().await.is_err(), "second wait");
+}
+
+/// The peak memory of a command is its own, never the spawning process's
+/// (which the kernel folds into a child's peak until `exec`).
+#[tokio::test]
+async fn peak_memory_is_the_commands_own() {
+    // dd touches its whole 256 MiB buffer.
+    let big = spawn(&sh(
+        "dd if=/dev/zero of=/dev/null bs=256M count=1 2>/dev/null",
+    ));
+    let usage = big.wait().await.expect("wait").usage.expect("usage");
+    let peak = usage.max_rss_bytes.expect("above agentproc's own peak");
+    assert!((256 << 20..400 << 20).contains(&peak), "{peak}");
+    // A tiny command's peak cannot be told from this test process's.
+    let small = spawn(&sh("true"));
+    let usage = small.wait().await.expect("wait").usage.expect("usage");
+    assert_eq!(usage.max_rss_bytes, None);
 }
 
 #[tokio::test]

@@ -640,7 +640,7 @@ async fn v2_memory_limits_oom_attribution_and_usage_on_a_fake_tree() {
     let exit = child.wait().await.expect("wait");
     assert!(exit.oom_killed);
     let usage = exit.usage.expect("usage");
-    assert_eq!(usage.max_rss_bytes, 512 << 20);
+    assert_eq!(usage.max_rss_bytes, Some(512 << 20));
     assert_eq!(usage.user_cpu, Duration::from_micros(2500));
     assert_eq!(usage.system_cpu, Duration::from_micros(1000));
     assert_eq!(usage.cpu_throttled, Some(Duration::from_micros(700)));
@@ -716,7 +716,7 @@ async fn v1_memory_limits_and_oom_attribution_on_a_fake_tree() {
     gate.open();
     let exit = child.wait().await.expect("wait");
     assert!(exit.oom_killed);
-    assert_eq!(exit.usage.expect("usage").max_rss_bytes, 256 << 20);
+    assert_eq!(exit.usage.expect("usage").max_rss_bytes, Some(256 << 20));
     sandbox.shutdown(Duration::from_secs(5)).await;
 }
 

@@ -22,6 +22,25 @@ fn log_store(per_process: u64) -> Arc<LogStore> {
     .expect("log store")
 }
 
+/// Waits until the log has `total` bytes (the writer thread commits them
+/// after the pump reads them).
+async fn logged_up_to(h: &Harness, id: ProcessId, total: u64) {
+    let outcome = h
+        .manager
+        .wait_until(
+            id,
+            None,
+            Until::Output {
+                after: Some(total - 1),
+            },
+            FOREVER,
+            None,
+        )
+        .await
+        .expect("wait");
+    assert_eq!(outcome.result, WaitResult::Output);
+}
+
 fn logged() -> Harness {
     harness_with(ManagerConfig {
         logs: Some(log_store(1 << 30)),
@@ -34,7 +53,7 @@ async fn cursor_reads_return_exact_ranges_and_eof() {
     let h = logged();
     let (info, child) = h.start_cmd("build").await;
     child.write(b"one\ntwo\n");
-    child.wait_output_read().await;
+    logged_up_to(&h, info.id, 8).await;
     let chunk = h
         .manager
         .read_output(info.id, None, 0, 1024)
@@ -118,7 +137,7 @@ async fn a_character_cut_by_the_chunk_is_left_for_the_next_read() {
     let h = logged();
     let (info, child) = h.start_cmd("utf8").await;
     child.write("ab€".as_bytes());
-    child.wait_output_read().await;
+    logged_up_to(&h, info.id, 5).await;
     let first = h
         .manager
         .read_output(info.id, None, 0, 3)
@@ -396,5 +415,6 @@ async fn a_reaped_process_takes_its_log_with_it() {
     h.clock.advance(DEFAULT_REAP_AFTER + Duration::from_secs(1));
     assert!(h.manager.list(None, usize::MAX).is_empty());
     assert_eq!(store.total_bytes(), 0);
+    store.settled().await;
     assert!(!store.config().dir.join(info.id.to_string()).exists());
 }

@@ -188,7 +188,7 @@ async fn usage_duration_and_pid_are_reported() {
     let usage = ResourceUsage {
         user_cpu: Duration::from_millis(1200),
         system_cpu: Duration::from_millis(300),
-        max_rss_bytes: 64 << 20,
+        max_rss_bytes: Some(64 << 20),
         forks_refused: Some(3),
         cpu_throttled: Some(Duration::from_millis(40)),
     };
