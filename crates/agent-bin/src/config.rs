@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use agentproc_api_http::ApiConfig;
+use agentproc_core::ResourceLimits;
+use agentproc_exec_sandbox::{CgroupMode, Niceness, OomScoreAdj, Rlimits, SandboxConfig};
 use anyhow::bail;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -52,6 +54,24 @@ pub const KEYS: &[&str] = &[
     "output_max_total_bytes",
     "stream_keepalive",
     "stdin_timeout",
+    "executor",
+    "sandbox_cgroups",
+    "sandbox_v1_memory",
+    "sandbox_niceness",
+    "sandbox_oom_score_adj",
+    "sandbox_rlimit_nofile",
+    "sandbox_rlimit_core",
+    "sandbox_rlimit_as",
+    "sandbox_rlimit_cpu",
+    "sandbox_rlimit_fsize",
+    "sandbox_memory_bytes",
+    "sandbox_memory_high_bytes",
+    "sandbox_cpu_cores",
+    "sandbox_pids",
+    "sandbox_max_memory_bytes",
+    "sandbox_max_memory_high_bytes",
+    "sandbox_max_cpu_cores",
+    "sandbox_max_pids",
 ];
 
 /// Every key, as merged from the layers, before validation.
@@ -90,6 +110,35 @@ pub struct RawConfig {
     stream_keepalive: Duration,
     #[serde(deserialize_with = "duration")]
     stdin_timeout: Duration,
+    executor: String,
+    sandbox_cgroups: String,
+    sandbox_v1_memory: bool,
+    #[serde(deserialize_with = "text_or_number")]
+    sandbox_niceness: String,
+    #[serde(deserialize_with = "text_or_number")]
+    sandbox_oom_score_adj: String,
+    #[serde(deserialize_with = "optional_size")]
+    sandbox_rlimit_nofile: Option<u64>,
+    #[serde(deserialize_with = "optional_size")]
+    sandbox_rlimit_core: Option<u64>,
+    #[serde(deserialize_with = "optional_size")]
+    sandbox_rlimit_as: Option<u64>,
+    #[serde(deserialize_with = "optional_duration")]
+    sandbox_rlimit_cpu: Option<Duration>,
+    #[serde(deserialize_with = "optional_size")]
+    sandbox_rlimit_fsize: Option<u64>,
+    #[serde(deserialize_with = "optional_size")]
+    sandbox_memory_bytes: Option<u64>,
+    #[serde(deserialize_with = "optional_size")]
+    sandbox_memory_high_bytes: Option<u64>,
+    sandbox_cpu_cores: f64,
+    sandbox_pids: u64,
+    #[serde(deserialize_with = "optional_size")]
+    sandbox_max_memory_bytes: Option<u64>,
+    #[serde(deserialize_with = "optional_size")]
+    sandbox_max_memory_high_bytes: Option<u64>,
+    sandbox_max_cpu_cores: f64,
+    sandbox_max_pids: u64,
 }
 
 /// Validated settings, one part per consumer.
@@ -115,6 +164,17 @@ pub struct Settings {
     pub output_max_total_bytes: u64,
     /// The HTTP layer.
     pub api: ApiConfig,
+    /// Which executor runs commands, and the sandbox's policy.
+    pub executor: ExecutorSettings,
+}
+
+/// Which executor runs commands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExecutorSettings {
+    /// Plain spawning.
+    Local,
+    /// The sandbox with this policy.
+    Sandbox(SandboxConfig),
 }
 
 /// The manager settings that come from configuration.
@@ -229,6 +289,77 @@ fn describe(error: figment::Error) -> anyhow::Error {
 }
 
 impl RawConfig {
+    /// The executor and, for the sandbox, its policy.
+    fn executor_settings(
+        &self,
+        invalid: &dyn Fn(&str, String) -> anyhow::Error,
+    ) -> anyhow::Result<ExecutorSettings> {
+        let cgroups = match self.sandbox_cgroups.as_str() {
+            "auto" => CgroupMode::Auto,
+            "v2" => CgroupMode::V2,
+            "v1" => CgroupMode::V1,
+            "hybrid" => CgroupMode::Hybrid,
+            "off" => CgroupMode::Off,
+            other => {
+                return Err(invalid(
+                    "sandbox_cgroups",
+                    format!(
+                        "{other:?} is not one of \"auto\", \"v2\", \"v1\", \"hybrid\", \"off\""
+                    ),
+                ));
+            }
+        };
+        let niceness = parse_niceness(&self.sandbox_niceness)
+            .map_err(|problem| invalid("sandbox_niceness", problem))?;
+        let oom_score_adj = parse_oom_score(&self.sandbox_oom_score_adj)
+            .map_err(|problem| invalid("sandbox_oom_score_adj", problem))?;
+        let cores = |key: &str, cores: f64| -> anyhow::Result<Option<u64>> {
+            if cores == 0.0 {
+                Ok(None)
+            } else if cores.is_finite() && cores >= 0.001 {
+                Ok(Some((cores * 1000.0).round() as u64))
+            } else {
+                Err(invalid(
+                    key,
+                    format!("{cores} is not a number of cores (0 for none, or 0.001 and up)"),
+                ))
+            }
+        };
+        let config = SandboxConfig {
+            niceness,
+            oom_score_adj,
+            rlimits: Rlimits {
+                open_files: self.sandbox_rlimit_nofile,
+                core_bytes: self.sandbox_rlimit_core,
+                address_space_bytes: self.sandbox_rlimit_as,
+                cpu_seconds: self.sandbox_rlimit_cpu.map(|limit| limit.as_secs().max(1)),
+                file_size_bytes: self.sandbox_rlimit_fsize,
+            },
+            cgroups,
+            v1_memory: self.sandbox_v1_memory,
+            default_limits: ResourceLimits {
+                memory_bytes: self.sandbox_memory_bytes,
+                memory_high_bytes: self.sandbox_memory_high_bytes,
+                cpu_millicores: cores("sandbox_cpu_cores", self.sandbox_cpu_cores)?,
+                pids: Some(self.sandbox_pids).filter(|pids| *pids > 0),
+            },
+            max_limits: ResourceLimits {
+                memory_bytes: self.sandbox_max_memory_bytes,
+                memory_high_bytes: self.sandbox_max_memory_high_bytes,
+                cpu_millicores: cores("sandbox_max_cpu_cores", self.sandbox_max_cpu_cores)?,
+                pids: Some(self.sandbox_max_pids).filter(|pids| *pids > 0),
+            },
+        };
+        match self.executor.as_str() {
+            "local" => Ok(ExecutorSettings::Local),
+            "sandbox" => Ok(ExecutorSettings::Sandbox(config)),
+            other => Err(invalid(
+                "executor",
+                format!("{other:?} is not \"local\" or \"sandbox\""),
+            )),
+        }
+    }
+
     /// Checks values that the types alone do not.
     ///
     /// # Errors
@@ -280,7 +411,9 @@ impl RawConfig {
                     .to_owned(),
             ));
         }
+        let executor = self.executor_settings(&invalid)?;
         Ok(Settings {
+            executor,
             listen,
             workdir: Some(self.workdir).filter(|dir| !dir.as_os_str().is_empty()),
             shell: self.shell,
@@ -346,6 +479,109 @@ fn size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
         }),
         Err(_) => Err(serde::de::Error::custom(
             "expected a size like \"64MiB\" or a number of bytes",
+        )),
+    }
+}
+
+/// Parses a niceness: `"+N"` or `"-N"` relative to agentproc's own, `"N"`
+/// absolute (0 to 19), or `"inherit"`.
+pub fn parse_niceness(text: &str) -> Result<Niceness, String> {
+    let text = text.trim();
+    let problem = || {
+        format!(
+            "{text:?} is not a niceness: \"+5\" or \"-2\" (relative to agentproc's own), \"10\" (absolute, 0 to 19) or \"inherit\""
+        )
+    };
+    if text == "inherit" {
+        return Ok(Niceness::Inherit);
+    }
+    if text.starts_with(['+', '-']) {
+        let delta: i32 = text.parse().map_err(|_| problem())?;
+        return if (-39..=39).contains(&delta) {
+            Ok(Niceness::Relative(delta))
+        } else {
+            Err(problem())
+        };
+    }
+    match text.parse::<i32>() {
+        Ok(value) if (0..=19).contains(&value) => Ok(Niceness::Absolute(value)),
+        _ => Err(problem()),
+    }
+}
+
+/// Parses an OOM score: `"auto"`, `"inherit"` or -1000 to 1000.
+pub fn parse_oom_score(text: &str) -> Result<OomScoreAdj, String> {
+    match text.trim() {
+        "auto" => Ok(OomScoreAdj::Auto),
+        "inherit" => Ok(OomScoreAdj::Inherit),
+        number => match number.parse::<i32>() {
+            Ok(value) if (-1000..=1000).contains(&value) => Ok(OomScoreAdj::Value(value)),
+            _ => Err(format!(
+                "{number:?} is not \"auto\", \"inherit\" or a score from -1000 to 1000"
+            )),
+        },
+    }
+}
+
+/// A string, or a number taken as its decimal text (so `niceness = 10` and
+/// `niceness = "10"` mean the same).
+fn text_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Value {
+        Number(i64),
+        Text(String),
+    }
+    Ok(match Value::deserialize(deserializer)? {
+        Value::Number(number) => number.to_string(),
+        Value::Text(text) => text,
+    })
+}
+
+/// An optional size: `""` for none, else as [`size`].
+fn optional_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Value {
+        Bytes(u64),
+        Text(String),
+    }
+    match Value::deserialize(deserializer) {
+        Ok(Value::Bytes(bytes)) => Ok(Some(bytes)),
+        Ok(Value::Text(text)) if text.trim().is_empty() => Ok(None),
+        Ok(Value::Text(text)) => agentproc_core::text::parse_size(&text)
+            .map(Some)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "{text:?} is not a size like \"512MiB\", a number, or \"\" for none"
+                ))
+            }),
+        Err(_) => Err(serde::de::Error::custom(
+            "expected a size like \"512MiB\", a number, or \"\" for none",
+        )),
+    }
+}
+
+/// An optional duration: `""` for none, else as [`duration`].
+fn optional_duration<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Duration>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Value {
+        Seconds(u64),
+        Text(String),
+    }
+    match Value::deserialize(deserializer) {
+        Ok(Value::Seconds(secs)) => Ok(Some(Duration::from_secs(secs))),
+        Ok(Value::Text(text)) if text.trim().is_empty() => Ok(None),
+        Ok(Value::Text(text)) => humantime::parse_duration(&text).map(Some).map_err(|error| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not a duration like \"10m\" or \"\" for none ({error})"
+            ))
+        }),
+        Err(_) => Err(serde::de::Error::custom(
+            "expected a duration like \"10m\", a number of seconds, or \"\" for none",
         )),
     }
 }

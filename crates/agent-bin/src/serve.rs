@@ -9,15 +9,16 @@ use std::sync::Arc;
 
 use agentproc_api_http::{ApiState, router};
 use agentproc_core::clock::SystemClock;
-use agentproc_core::exec::Env;
+use agentproc_core::exec::{Env, ExecSpec, Execer};
 use agentproc_core::log::{LogConfig, LogStore};
 use agentproc_core::{Manager, ManagerConfig};
 use agentproc_exec_local::{Journal, LocalExecer, Subreaper};
+use agentproc_exec_sandbox::{Niceness, OomScoreAdj, SandboxConfig, SandboxExecer};
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{ENV_PREFIX, Settings};
+use crate::config::{ENV_PREFIX, ExecutorSettings, Settings};
 
 /// What the process environment contributes to the manager.
 #[derive(Debug, Clone, Default)]
@@ -29,15 +30,47 @@ pub struct HostEnv {
     /// The default state directory: `$XDG_STATE_HOME/agentproc`, else
     /// `~/.local/state/agentproc`.
     pub state_dir: Option<PathBuf>,
+    /// Coder's priority management (`CODER_PROC_PRIO_MGMT`), when set.
+    pub coder_priority: Option<CoderPriority>,
 }
+
+/// Coder's `CODER_PROC_PRIO_MGMT` and its two scores (unset or unparseable
+/// scores mean the defaults, as in Coder).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CoderPriority {
+    /// `CODER_PROC_NICE_SCORE`.
+    pub nice: Option<i32>,
+    /// `CODER_PROC_OOM_SCORE`.
+    pub oom_score: Option<i32>,
+}
+
+/// Coder's priority-management variables: read by agentproc, never passed
+/// on to children.
+const CODER_PRIORITY_VARS: [&str; 3] = [
+    "CODER_PROC_PRIO_MGMT",
+    "CODER_PROC_OOM_SCORE",
+    "CODER_PROC_NICE_SCORE",
+];
 
 impl HostEnv {
     /// Reads this process's environment, leaving out agentproc's own
     /// `AGENTPROC_*` configuration so children do not inherit it.
     pub fn from_process() -> Self {
         let vars = std::env::vars_os()
-            .filter(|(name, _)| !name.to_string_lossy().starts_with(ENV_PREFIX))
+            .filter(|(name, _)| {
+                let name = name.to_string_lossy();
+                !name.starts_with(ENV_PREFIX) && !CODER_PRIORITY_VARS.contains(&name.as_ref())
+            })
             .collect();
+        let score = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|value| value.trim().parse().ok())
+        };
+        let coder_priority = std::env::var_os("CODER_PROC_PRIO_MGMT").map(|_| CoderPriority {
+            nice: score("CODER_PROC_NICE_SCORE"),
+            oom_score: score("CODER_PROC_OOM_SCORE"),
+        });
         let home: Option<PathBuf> = std::env::var_os("HOME")
             .filter(|home| !home.is_empty())
             .map(Into::into);
@@ -49,6 +82,7 @@ impl HostEnv {
             vars,
             state_dir: state_home.map(|dir| dir.join("agentproc")),
             home,
+            coder_priority,
         }
     }
 }
@@ -129,6 +163,13 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
             "the configured workdir is not a directory: processes start in the home directory until it is"
         );
     }
+    let local = LocalExecer::default()
+        .with_journal(Arc::clone(&journal))
+        .with_subreaper(subreaper);
+    let executor = executor(&settings.executor, host.coder_priority, local)?;
+    if executor.kind() == "sandbox" {
+        self_test(executor.as_ref(), &shell, &host.vars).await?;
+    }
     let manager = Manager::new(
         ManagerConfig {
             shell: shell.into_os_string(),
@@ -147,11 +188,7 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
             logs,
             stdin_timeout: settings.limits.stdin_timeout,
         },
-        Arc::new(
-            LocalExecer::default()
-                .with_journal(Arc::clone(&journal))
-                .with_subreaper(subreaper),
-        ),
+        executor,
         Arc::new(SystemClock),
     );
     let app = router(ApiState {
@@ -165,10 +202,13 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
             "listening on a non-loopback address: anyone who can reach it can run commands as this user"
         );
     }
+    let report = manager.executor_report();
     tracing::info!(
         %address,
         state = %journal.path().display(),
         executor = manager.executor_kind(),
+        cgroups = report.cgroups.as_deref(),
+        enforceable_limits = ?report.enforceable,
         version = env!("CARGO_PKG_VERSION"),
         "agentproc listening"
     );
@@ -280,4 +320,65 @@ impl Signals {
             _ = self.interrupt.recv() => tracing::info!("received SIGINT"),
         }
     }
+}
+
+/// The executor the settings ask for. Coder's `CODER_PROC_PRIO_MGMT` selects
+/// the sandbox, with its scores as niceness and OOM score.
+fn executor(
+    settings: &ExecutorSettings,
+    coder: Option<CoderPriority>,
+    local: LocalExecer,
+) -> anyhow::Result<Arc<dyn Execer>> {
+    let config = match (settings, coder) {
+        (ExecutorSettings::Local, None) => return Ok(Arc::new(local)),
+        (ExecutorSettings::Sandbox(config), None) => config.clone(),
+        (settings, Some(coder)) => {
+            let mut config = match settings {
+                ExecutorSettings::Sandbox(config) => config.clone(),
+                ExecutorSettings::Local => SandboxConfig::default(),
+            };
+            if let Some(nice) = coder.nice {
+                config.niceness = Niceness::Absolute(nice);
+            }
+            if let Some(score) = coder.oom_score {
+                config.oom_score_adj = OomScoreAdj::Value(score);
+            }
+            tracing::info!(
+                nice = coder.nice,
+                oom_score = coder.oom_score,
+                "CODER_PROC_PRIO_MGMT is set: commands run in the sandbox with Coder's priority settings"
+            );
+            config
+        }
+    };
+    let sandbox =
+        SandboxExecer::new(local, config).context("cannot set up the sandbox executor")?;
+    Ok(Arc::new(sandbox))
+}
+
+/// Runs `shell -c true` through the sandbox once, so a policy the host
+/// refuses (an OOM score below agentproc's own without CAP_SYS_RESOURCE, a
+/// cgroup that cannot be joined) fails at startup with the reason, not on
+/// every start.
+async fn self_test(executor: &dyn Execer, shell: &Path, vars: &Env) -> anyhow::Result<()> {
+    let spec = ExecSpec {
+        program: shell.as_os_str().to_owned(),
+        args: vec!["-c".into(), "exit 0".into()],
+        env: vars.clone(),
+        ..ExecSpec::default()
+    };
+    let child = executor
+        .spawn(&spec)
+        .context("the sandbox cannot start commands")?;
+    let exit = child
+        .wait()
+        .await
+        .context("the sandbox's test command could not be waited for")?;
+    anyhow::ensure!(
+        exit.status.success(),
+        "the sandbox's test command ({} -c 'exit 0') ended with {:?}",
+        shell.display(),
+        exit.status
+    );
+    Ok(())
 }

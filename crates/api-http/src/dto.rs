@@ -29,7 +29,7 @@ pub(crate) struct StartProcessRequest {
     pub(crate) timeout_ms: u64,
     #[serde(default, deserialize_with = "nullable")]
     pub(crate) stdin: bool,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "limits_object")]
     pub(crate) limits: LimitsRequest,
 }
 
@@ -85,6 +85,18 @@ impl LimitsRequest {
             cpu_millicores,
             pids: positive("pids", self.pids)?,
         })
+    }
+}
+
+/// `limits`: an object (not an array, which serde would take field by
+/// field), or `null` for none.
+fn limits_object<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<LimitsRequest, D::Error> {
+    match Option::<serde_json::Map<String, serde_json::Value>>::deserialize(deserializer)? {
+        None => Ok(LimitsRequest::default()),
+        Some(object) => serde_json::from_value(serde_json::Value::Object(object))
+            .map_err(serde::de::Error::custom),
     }
 }
 

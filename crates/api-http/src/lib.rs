@@ -18,6 +18,7 @@ mod chat;
 mod dto;
 mod error;
 mod extract;
+mod health;
 mod json;
 mod middleware;
 mod output;
@@ -89,6 +90,7 @@ impl ApiState {
 pub fn router(state: ApiState) -> Router {
     let max_body_bytes = state.config.max_body_bytes;
     Router::new()
+        .route("/healthz", axum::routing::get(health::healthz))
         .nest("/api/v0/processes", processes::routes())
         .fallback(middleware::route_not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)

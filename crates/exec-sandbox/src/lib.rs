@@ -108,7 +108,7 @@ impl SandboxExecer {
                 )));
             }
         }
-        let cgroups = Cgroups::setup(config.cgroups, hierarchies)?;
+        let cgroups = Cgroups::setup(config.cgroups, hierarchies, config.v1_memory)?;
         for (what, limits) in [
             ("default", &config.default_limits),
             ("maximum", &config.max_limits),

@@ -122,6 +122,11 @@ pub struct SandboxConfig {
     pub rlimits: Rlimits,
     /// Which cgroup hierarchies to use.
     pub cgroups: CgroupMode,
+    /// Use the v1 memory hierarchy for memory limits (when v2 has no memory
+    /// controller). Off by default: on many hosts it is the host's own
+    /// machinery, and agentproc does not write under cgroups it does not
+    /// own without being told it may.
+    pub v1_memory: bool,
     /// Limits for starts that ask for none (each limit separately).
     pub default_limits: ResourceLimits,
     /// The most a start may ask for. Where no maximum is set, the default

@@ -6,6 +6,8 @@
 
 use std::path::Path;
 
+use agentproc_core::ResourceLimits;
+use agentproc_exec_sandbox::{CgroupMode, Niceness, OomScoreAdj};
 use figment::Jail;
 
 use super::*;
@@ -41,8 +43,96 @@ fn zero_configuration_gives_the_documented_defaults() {
         assert_eq!(settings.api.max_wait, Duration::from_secs(300));
         assert_eq!(settings.api.list_limit, 10);
         assert_eq!(settings.api.max_body_bytes, 1024 * 1024);
+        assert_eq!(settings.executor, ExecutorSettings::Local);
         Ok(())
     });
+}
+
+#[test]
+fn the_sandbox_policy_comes_from_configuration() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "agentproc.toml",
+            r#"
+                executor = "sandbox"
+                sandbox_cgroups = "v1"
+                sandbox_niceness = "-2"
+                sandbox_oom_score_adj = 500
+                sandbox_rlimit_nofile = 4096
+                sandbox_rlimit_core = "0"
+                sandbox_rlimit_cpu = "10m"
+                sandbox_memory_bytes = "512MiB"
+                sandbox_cpu_cores = 1.5
+                sandbox_pids = 256
+                sandbox_max_memory_bytes = "2GiB"
+                sandbox_max_pids = 1024
+            "#,
+        )?;
+        let settings = load(
+            &ServeArgs {
+                config: Some("agentproc.toml".into()),
+                ..args()
+            },
+            Path::new(NO_SYSTEM_FILE),
+        )
+        .expect("loads");
+        let ExecutorSettings::Sandbox(config) = settings.executor else {
+            panic!("sandbox expected");
+        };
+        assert_eq!(config.cgroups, CgroupMode::V1);
+        assert_eq!(config.niceness, Niceness::Relative(-2));
+        assert_eq!(config.oom_score_adj, OomScoreAdj::Value(500));
+        assert_eq!(config.rlimits.open_files, Some(4096));
+        assert_eq!(config.rlimits.core_bytes, Some(0));
+        assert_eq!(config.rlimits.cpu_seconds, Some(600));
+        assert_eq!(config.rlimits.address_space_bytes, None);
+        assert_eq!(
+            config.default_limits,
+            ResourceLimits {
+                memory_bytes: Some(512 << 20),
+                memory_high_bytes: None,
+                cpu_millicores: Some(1500),
+                pids: Some(256),
+            }
+        );
+        assert_eq!(config.max_limits.memory_bytes, Some(2 << 30));
+        assert_eq!(config.max_limits.pids, Some(1024));
+        assert_eq!(config.max_limits.cpu_millicores, None);
+        Ok(())
+    });
+}
+
+#[test]
+fn niceness_and_oom_scores_are_checked() {
+    assert_eq!(parse_niceness("+5"), Ok(Niceness::Relative(5)));
+    assert_eq!(parse_niceness("-3"), Ok(Niceness::Relative(-3)));
+    assert_eq!(parse_niceness("10"), Ok(Niceness::Absolute(10)));
+    assert_eq!(parse_niceness("inherit"), Ok(Niceness::Inherit));
+    assert!(parse_niceness("20").is_err());
+    assert!(parse_niceness("nice").is_err());
+    assert_eq!(parse_oom_score("auto"), Ok(OomScoreAdj::Auto));
+    assert_eq!(parse_oom_score("-1000"), Ok(OomScoreAdj::Value(-1000)));
+    assert!(parse_oom_score("1001").is_err());
+    let message = error_for(|jail| {
+        jail.set_env("AGENTPROC_EXECUTOR", "docker");
+        Ok(args())
+    });
+    assert!(message.contains("key \"executor\""), "{message}");
+    let message = error_for(|jail| {
+        jail.set_env("AGENTPROC_SANDBOX_NICENESS", "very");
+        Ok(args())
+    });
+    assert!(message.contains("key \"sandbox_niceness\""), "{message}");
+    let message = error_for(|jail| {
+        jail.set_env("AGENTPROC_SANDBOX_CPU_CORES", "-1");
+        Ok(args())
+    });
+    assert!(message.contains("key \"sandbox_cpu_cores\""), "{message}");
+    let message = error_for(|jail| {
+        jail.set_env("AGENTPROC_SANDBOX_MEMORY_BYTES", "lots");
+        Ok(args())
+    });
+    assert!(message.contains("sandbox_memory_bytes"), "{message}");
 }
 
 #[test]

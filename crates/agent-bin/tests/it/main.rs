@@ -500,3 +500,174 @@ fn full_output_logs_can_be_turned_off() {
     assert_eq!(server.terminate().code(), Some(0));
     let _ = std::fs::remove_dir_all(&state);
 }
+
+/// The `agentproc-<pid>-*` cgroups of process `pid`, in every hierarchy.
+fn cgroups_of(pid: u32) -> Vec<std::path::PathBuf> {
+    let prefix = format!("agentproc-{pid}-");
+    ["unified", "pids", "cpu", "cpuacct", "freezer", "memory"]
+        .iter()
+        .filter_map(|hierarchy| {
+            std::fs::read_dir(std::path::Path::new("/sys/fs/cgroup").join(hierarchy)).ok()
+        })
+        .flat_map(|entries| entries.flatten())
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|entry| entry.path())
+        .collect()
+}
+
+/// With `executor = "sandbox"`, limits go through the API: reported by
+/// `/healthz`, checked against the maximum, shown on the process, enforced
+/// by a cgroup per process that is gone after shutdown.
+#[test]
+fn the_sandbox_executor_through_the_api() {
+    let server = start_server(&[
+        ("AGENTPROC_EXECUTOR", "sandbox"),
+        ("AGENTPROC_SANDBOX_CPU_CORES", "2"),
+        ("AGENTPROC_SANDBOX_MAX_PIDS", "64"),
+    ]);
+    let health = server.json("GET", "/healthz", "");
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["executor"]["kind"], "sandbox");
+    let cgroups = health["executor"]["cgroups"]
+        .as_str()
+        .expect("cgroups")
+        .to_owned();
+    let usable = cgroups != "none";
+    if !usable {
+        assert!(
+            std::env::var_os("AGENTPROC_REQUIRE_CGROUPS").is_none(),
+            "this host was expected to have usable cgroups: {health}"
+        );
+        eprintln!("skipped: no usable cgroups here ({health})");
+        assert_eq!(server.terminate().code(), Some(0));
+        return;
+    }
+    assert_eq!(health["executor"]["max_limits"]["pids"], 64);
+    assert_eq!(health["executor"]["default_limits"]["cpu_cores"], 2.0);
+    assert!(health["executor"]["settings"]["niceness"].is_string());
+
+    let (status, body) = server.request(
+        "POST",
+        "/api/v0/processes/start",
+        r#"{"command":"true","limits":{"pids":65}}"#,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("limits.pids of 65 is above this agentproc's maximum of 64."),
+        "{body}"
+    );
+    let (status, body) = server.request(
+        "POST",
+        "/api/v0/processes/start",
+        r#"{"command":"true","limits":{"pdis":6}}"#,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("pdis"), "{body}");
+
+    let started = server.json(
+        "POST",
+        "/api/v0/processes/start",
+        r#"{"command":"grep -c agentproc- /proc/self/cgroup","limits":{"pids":16}}"#,
+    );
+    let id = started["id"].as_str().expect("id");
+    let done = server.json(
+        "GET",
+        &format!("/api/v0/processes/{id}/output?wait=true"),
+        "",
+    );
+    assert_eq!(done["exit_code"], 0, "{done}");
+    assert_ne!(done["output"], "0\n", "{done}");
+    let listed = server.json("GET", "/api/v0/processes/list", "");
+    assert_eq!(listed["processes"][0]["limits"]["pids"], 16, "{listed}");
+    assert_eq!(
+        listed["processes"][0]["limits"]["cpu_cores"], 2.0,
+        "{listed}"
+    );
+
+    // A daemon that left the process group dies with its tree.
+    let started = server.json(
+        "POST",
+        "/api/v0/processes/start",
+        r#"{"command":"setsid sh -c 'echo $$; exec sleep 300' & exec sleep 300"}"#,
+    );
+    let id = started["id"].as_str().expect("id").to_owned();
+    let first = server.json(
+        "GET",
+        &format!("/api/v0/processes/{id}/output?wait=true&until=match&pattern=%5E%5B0-9%5D%2B%24"),
+        "",
+    );
+    let escapee: u32 = first["output"]
+        .as_str()
+        .expect("output")
+        .trim()
+        .parse()
+        .expect("a pid");
+    server.json(
+        "POST",
+        &format!("/api/v0/processes/{id}/signal"),
+        r#"{"signal":"kill"}"#,
+    );
+    let killed = server.json(
+        "GET",
+        &format!("/api/v0/processes/{id}/output?wait=true"),
+        "",
+    );
+    assert_eq!(killed["exit_reason"], "killed", "{killed}");
+    assert!(
+        agentproc_exec_local::wait_until_dead(&[escapee], std::time::Duration::from_secs(30))
+            .is_empty(),
+        "the escapee survived"
+    );
+
+    let pid = server.child.id();
+    assert!(!cgroups_of(pid).is_empty(), "agentproc's cgroups exist");
+    assert_eq!(server.terminate().code(), Some(0));
+    assert_eq!(cgroups_of(pid), Vec::<std::path::PathBuf>::new());
+}
+
+/// Coder's priority variables select the sandbox with their scores, and
+/// children never see them.
+#[test]
+fn coder_priority_management_is_honoured() {
+    let server = start_server(&[
+        ("CODER_PROC_PRIO_MGMT", "1"),
+        ("CODER_PROC_NICE_SCORE", "12"),
+        ("CODER_PROC_OOM_SCORE", "700"),
+        ("AGENTPROC_SANDBOX_CGROUPS", "off"),
+    ]);
+    let health = server.json("GET", "/healthz", "");
+    assert_eq!(health["executor"]["kind"], "sandbox", "{health}");
+    let started = server.json(
+        "POST",
+        "/api/v0/processes/start",
+        r#"{"command":"env | grep -c '^CODER_PROC_' ; cut -d' ' -f19 /proc/self/stat; cat /proc/self/oom_score_adj"}"#,
+    );
+    let id = started["id"].as_str().expect("id");
+    let done = server.json(
+        "GET",
+        &format!("/api/v0/processes/{id}/output?wait=true"),
+        "",
+    );
+    assert_eq!(done["output"], "0\n12\n700\n", "{done}");
+    assert_eq!(server.terminate().code(), Some(0));
+}
+
+/// A sandbox policy the host refuses fails at startup, saying why.
+#[test]
+fn a_sandbox_the_host_refuses_fails_at_startup() {
+    let output = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("AGENTPROC_STATE_DIR", state_dir())
+        .env("AGENTPROC_EXECUTOR", "sandbox")
+        .env("AGENTPROC_SANDBOX_CGROUPS", "off")
+        .env("AGENTPROC_SANDBOX_MEMORY_BYTES", "1GiB")
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains("cannot set up the sandbox executor")
+            && message.contains("limits.memory_bytes cannot be enforced"),
+        "{message}"
+    );
+}

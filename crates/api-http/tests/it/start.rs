@@ -300,3 +300,63 @@ async fn starts_after_shutdown_fail_with_manager_is_closed() {
         json!({"message": "Failed to start process.", "detail": "manager is closed"})
     );
 }
+
+#[tokio::test]
+async fn limits_are_validated_and_the_local_executor_refuses_them() {
+    let api = Api::local();
+    for (body, message) in [
+        (
+            r#"{"command":"true","limits":{"pids":0}}"#,
+            "limits.pids must be at least 1.",
+        ),
+        (
+            r#"{"command":"true","limits":{"cpu_cores":-1}}"#,
+            "limits.cpu_cores must be a number of cores from 0.001 up, like 1.5; got -1.",
+        ),
+        (
+            r#"{"command":"true","limits":{"memory_bytes":"512MiB"}}"#,
+            "Resource limits need the sandbox executor (executor = \"sandbox\"); this agentproc runs commands without limits.",
+        ),
+    ] {
+        let reply = api.post("/api/v0/processes/start", body, None).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(reply.message(), message, "{body}");
+    }
+    for body in [
+        r#"{"command":"true","limits":{"memroy_bytes":1}}"#,
+        r#"{"command":"true","limits":{"memory_bytes":"lots"}}"#,
+        r#"{"command":"true","limits":{"pids":-3}}"#,
+        r#"{"command":"true","limits":[1]}"#,
+    ] {
+        let reply = api.post("/api/v0/processes/start", body, None).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(
+            reply.message(),
+            "Request body must be valid JSON.",
+            "{body}"
+        );
+        assert!(!reply.json["detail"].as_str().unwrap_or_default().is_empty());
+    }
+    // Nothing ran; `null` and `{}` mean no limits.
+    assert!(api.list(None).await.is_empty());
+    for body in [
+        r#"{"command":"true","limits":null}"#,
+        r#"{"command":"true","limits":{}}"#,
+    ] {
+        let reply = api.post("/api/v0/processes/start", body, None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{body}");
+    }
+    api.close().await;
+}
+
+#[tokio::test]
+async fn healthz_reports_the_executor() {
+    let api = Api::local();
+    let reply = api.get("/healthz", None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json["status"], "ok");
+    assert_eq!(reply.json["executor"]["kind"], "local");
+    assert_eq!(reply.json["executor"]["enforceable_limits"], json!([]));
+    assert_eq!(reply.json["running"], 0);
+    api.close().await;
+}

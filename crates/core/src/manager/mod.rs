@@ -417,6 +417,22 @@ impl Manager {
         self.inner.execer.kind()
     }
 
+    /// What the executor applies to processes (see [`Execer::report`]).
+    pub fn executor_report(&self) -> crate::exec::ExecutorReport {
+        self.inner.execer.report()
+    }
+
+    /// How many processes run now, and how many are kept in all.
+    pub fn counts(&self) -> (usize, usize) {
+        let registry = self.inner.registry();
+        let running = registry
+            .processes
+            .values()
+            .filter(|process| process.is_running())
+            .count();
+        (running, registry.processes.len())
+    }
+
     /// Receives every [`ManagerEvent`] from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<ManagerEvent> {
         self.inner.events.subscribe()

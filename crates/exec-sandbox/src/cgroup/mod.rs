@@ -134,7 +134,11 @@ impl Cgroups {
     /// Sets up agentproc's parent cgroups as `mode` asks, from what
     /// `hierarchies` offers. Cgroups left by an earlier agentproc that is
     /// no longer running are killed and removed first.
-    pub(crate) fn setup(mode: CgroupMode, hierarchies: &Hierarchies) -> Result<Self, SetupError> {
+    pub(crate) fn setup(
+        mode: CgroupMode,
+        hierarchies: &Hierarchies,
+        v1_memory: bool,
+    ) -> Result<Self, SetupError> {
         let name = format!(
             "agentproc-{}-{}",
             std::process::id(),
@@ -208,7 +212,7 @@ impl Cgroups {
                     )),
                 }
             }
-            if !v2_controllers.contains("memory") {
+            if !v2_controllers.contains("memory") && v1_memory {
                 v1_memory_base = hierarchies.v1.get("memory").cloned();
                 if let Some(base) = &v1_memory_base {
                     emulated |= !is_cgroupfs(base);
@@ -281,14 +285,21 @@ impl Cgroups {
         let mut limits = BTreeMap::new();
         limits.insert(
             LimitKind::Memory.name(),
-            via("memory", v1_memory_base.is_some(), "memory"),
+            match via("memory", v1_memory_base.is_some(), "memory") {
+                Err(_) if kind != CgroupKind::None && !v1_memory && hierarchies.v1.contains_key("memory") => Err(
+                    "the cgroup v2 memory controller is not usable, and the v1 memory hierarchy is only used when the configuration allows it (v1 memory hierarchies are often the host's own)".to_owned(),
+                ),
+                other => other,
+            },
         );
         limits.insert(
             LimitKind::MemoryHigh.name(),
             match via("memory", false, "memory") {
                 Ok(via) => Ok(via),
                 Err(_) if kind == CgroupKind::None => Err(off_reason.clone()),
-                Err(_) => Err("memory_high_bytes needs the cgroup v2 memory controller, which is not usable here".to_owned()),
+                Err(_) => Err(
+                    "it needs the cgroup v2 memory controller, which is not usable here".to_owned(),
+                ),
             },
         );
         limits.insert(

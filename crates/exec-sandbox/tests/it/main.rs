@@ -462,7 +462,10 @@ async fn a_real_memory_limit_reports_the_oom_kill() {
         eprintln!("skipped: set AGENTPROC_TEST_MEMORY_CGROUPS=1 to run");
         return;
     }
-    let sandbox = sandbox(SandboxConfig::default());
+    let sandbox = sandbox(SandboxConfig {
+        v1_memory: true,
+        ..SandboxConfig::default()
+    });
     assert!(
         can_limit(&sandbox, "memory_bytes"),
         "{:?}",
@@ -685,6 +688,7 @@ async fn v1_memory_limits_and_oom_attribution_on_a_fake_tree() {
         LocalExecer::default(),
         SandboxConfig {
             cgroups: CgroupMode::V1,
+            v1_memory: true,
             ..SandboxConfig::default()
         },
         &tree.hierarchies(),
@@ -696,7 +700,7 @@ async fn v1_memory_limits_and_oom_attribution_on_a_fake_tree() {
     high.limits.memory_high_bytes = Some(1 << 20);
     assert!(matches!(
         sandbox.spawn_sandboxed(&high),
-        Err(SpawnError::Refused { reason }) if reason.contains("memory_high_bytes needs the cgroup v2 memory controller")
+        Err(SpawnError::Refused { reason }) if reason == "limits.memory_high_bytes cannot be enforced on this host: it needs the cgroup v2 memory controller, which is not usable here."
     ));
 
     let gate = Gate::new("fake-v1");
@@ -718,6 +722,42 @@ async fn v1_memory_limits_and_oom_attribution_on_a_fake_tree() {
     assert!(exit.oom_killed);
     assert_eq!(exit.usage.expect("usage").max_rss_bytes, Some(256 << 20));
     sandbox.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn the_v1_memory_hierarchy_is_used_only_when_allowed() {
+    let tree = fake::Tree::v1_memory();
+    // Only a v1 memory hierarchy, not allowed: nothing usable.
+    let error = SandboxExecer::with_hierarchies(
+        LocalExecer::default(),
+        SandboxConfig {
+            cgroups: CgroupMode::V1,
+            ..SandboxConfig::default()
+        },
+        &tree.hierarchies(),
+    )
+    .expect_err("nothing usable");
+    assert!(
+        error.to_string().contains("cgroup v1 is required"),
+        "{error}"
+    );
+    let sandbox = SandboxExecer::with_hierarchies(
+        LocalExecer::default(),
+        SandboxConfig::default(),
+        &tree.hierarchies(),
+    )
+    .expect("auto degrades");
+    let mut spec = sh("true");
+    spec.limits.memory_bytes = Some(1 << 30);
+    match sandbox.spawn_sandboxed(&spec) {
+        Err(SpawnError::Refused { reason }) => {
+            assert!(
+                reason.starts_with("limits.memory_bytes cannot be enforced"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }
 
 #[tokio::test]
