@@ -174,7 +174,7 @@ pub enum ExecutorSettings {
     /// Plain spawning.
     Local,
     /// The sandbox with this policy.
-    Sandbox(SandboxConfig),
+    Sandbox(Box<SandboxConfig>),
 }
 
 /// The manager settings that come from configuration.
@@ -352,7 +352,7 @@ impl RawConfig {
         };
         match self.executor.as_str() {
             "local" => Ok(ExecutorSettings::Local),
-            "sandbox" => Ok(ExecutorSettings::Sandbox(config)),
+            "sandbox" => Ok(ExecutorSettings::Sandbox(Box::new(config))),
             other => Err(invalid(
                 "executor",
                 format!("{other:?} is not \"local\" or \"sandbox\""),

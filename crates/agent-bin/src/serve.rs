@@ -331,10 +331,10 @@ fn executor(
 ) -> anyhow::Result<Arc<dyn Execer>> {
     let config = match (settings, coder) {
         (ExecutorSettings::Local, None) => return Ok(Arc::new(local)),
-        (ExecutorSettings::Sandbox(config), None) => config.clone(),
+        (ExecutorSettings::Sandbox(config), None) => (**config).clone(),
         (settings, Some(coder)) => {
             let mut config = match settings {
-                ExecutorSettings::Sandbox(config) => config.clone(),
+                ExecutorSettings::Sandbox(config) => (**config).clone(),
                 ExecutorSettings::Local => SandboxConfig::default(),
             };
             if let Some(nice) = coder.nice {
