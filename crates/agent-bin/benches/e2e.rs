@@ -179,6 +179,73 @@ async fn run(scale: Scale) -> Vec<Row> {
         None,
     ));
 
+    // 1b. The sandbox's cost per spawn: a fork instead of posix_spawn (its
+    // pre_exec step needs one), niceness and OOM score, and with cgroups,
+    // creating, joining and removing a cgroup per process.
+    let sandboxed = |cgroups| {
+        let sandbox = agentproc_exec_sandbox::SandboxExecer::new(
+            LocalExecer::default(),
+            agentproc_exec_sandbox::SandboxConfig {
+                cgroups,
+                ..Default::default()
+            },
+        )
+        .expect("sandbox");
+        let kind = sandbox.cgroup_kind();
+        let manager = Manager::new(
+            ManagerConfig {
+                base_env: std::env::vars_os().collect(),
+                ..ManagerConfig::default()
+            },
+            Arc::new(sandbox),
+            Arc::new(SystemClock),
+        );
+        (manager, kind)
+    };
+    let (plain_sandbox, _) = sandboxed(agentproc_exec_sandbox::CgroupMode::Off);
+    let (cgroup_sandbox, kind) = sandboxed(agentproc_exec_sandbox::CgroupMode::Auto);
+    let mut samples = [Vec::new(), Vec::new(), Vec::new()];
+    for round in 0..scale.sequential / 2 + 10 {
+        let timed = [
+            time(async { raw_spawn_wait() }).await,
+            time(start_wait(&plain_sandbox, "true")).await,
+            time(start_wait(&cgroup_sandbox, "true")).await,
+        ];
+        if round >= 10 {
+            for (kind, duration) in timed.into_iter().enumerate() {
+                samples[kind].push(duration);
+            }
+        }
+    }
+    let [raw_again, plain, with_cgroup] = samples.map(Stats::of);
+    for (name, stats) in [
+        (
+            "start+wait, sandbox, no cgroups (median)".to_owned(),
+            &plain,
+        ),
+        (
+            format!(
+                "start+wait, sandbox, a cgroup per process ({}) (median)",
+                kind.as_str()
+            ),
+            &with_cgroup,
+        ),
+    ] {
+        rows.push(row(
+            &name,
+            micros(stats.median),
+            micros(raw_again.median),
+            format!(
+                "{:.2}x",
+                stats.median.as_secs_f64() / raw_again.median.as_secs_f64()
+            ),
+            "",
+            None,
+        ));
+    }
+    plain_sandbox.close().await;
+    cgroup_sandbox.close().await;
+
     // 2. Concurrent starts.
     let raw_rate = raw_concurrent(scale.concurrent_total, scale.concurrency).await;
     let http_rate = bench
@@ -695,6 +762,18 @@ async fn raw_concurrent(total: usize, concurrency: usize) -> f64 {
         task.await.expect("join");
     }
     total as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Starts `command` with `manager` and waits for it to exit.
+async fn start_wait(manager: &Manager, command: &str) {
+    let started = manager
+        .start(StartRequest::new(command))
+        .await
+        .expect("start");
+    manager
+        .wait_for_exit(started.info.id, None, Duration::from_secs(300))
+        .await
+        .expect("exists");
 }
 
 /// An in-process manager capturing `bytes` of output; CPU is this

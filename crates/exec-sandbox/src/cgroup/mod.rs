@@ -587,7 +587,12 @@ impl ProcessCgroup {
         let Some(dir) = self.tracking_dir() else {
             return Ok(Vec::new());
         };
-        let text = fs::read_to_string(dir.join("cgroup.procs"))?;
+        let text = match fs::read_to_string(dir.join("cgroup.procs")) {
+            Ok(text) => text,
+            // Removed once it emptied: nobody is left.
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => return Err(error),
+        };
         Ok(text
             .split_whitespace()
             .filter_map(|pid| pid.parse().ok())
