@@ -777,3 +777,30 @@ async fn an_explicit_cgroup_version_the_host_lacks_fails_the_setup() {
         "cgroups: cgroup v2 is required by the configuration, but no cgroup2 filesystem is mounted"
     );
 }
+
+/// Cgroups an agentproc that is no longer running left behind (a crash)
+/// are removed when the next sandbox is set up; those of live processes
+/// (another running agentproc) are left alone.
+#[tokio::test]
+async fn cgroups_of_a_dead_agentproc_are_swept() {
+    let tree = fake::Tree::v2();
+    let base = tree.hierarchies().v2.expect("v2");
+    // No process has pid u32::MAX - 1 (pid_max is far lower).
+    let dead = base.join(format!("agentproc-{}-0", u32::MAX - 1));
+    std::fs::create_dir_all(dead.join("3")).expect("stale");
+    fake::set(&dead.join("3"), "cgroup.procs", "");
+    let alive = base.join(format!("agentproc-{}-99", std::process::id()));
+    std::fs::create_dir_all(&alive).expect("live");
+    let unrelated = base.join("user.slice");
+    std::fs::create_dir_all(&unrelated).expect("other");
+    let sandbox = SandboxExecer::with_hierarchies(
+        LocalExecer::default(),
+        SandboxConfig::default(),
+        &tree.hierarchies(),
+    )
+    .expect("setup");
+    assert!(!dead.exists(), "the dead agentproc's cgroups are gone");
+    assert!(alive.exists(), "a live agentproc's cgroups stay");
+    assert!(unrelated.exists(), "cgroups not named like ours stay");
+    sandbox.shutdown(Duration::from_secs(5)).await;
+}
