@@ -659,36 +659,27 @@ impl ProcessCgroup {
                 stats.oom_kills = field(&events, "oom_kill").unwrap_or(0);
             }
             stats.memory_peak = read_number(&dir.join("memory.peak"));
-            if self.limited.pids
-                && let Ok(events) = fs::read_to_string(dir.join("pids.events"))
-            {
-                stats.forks_refused = field(&events, "max");
+            if self.limited.pids {
+                stats.forks_refused = read_field(dir, "pids.events", "max");
             }
             if self.limited.cpu {
-                stats.cpu_throttled = fs::read_to_string(dir.join("cpu.stat"))
-                    .ok()
-                    .and_then(|cpu| field(&cpu, "throttled_usec"))
-                    .map(Duration::from_micros);
+                stats.cpu_throttled =
+                    read_field(dir, "cpu.stat", "throttled_usec").map(Duration::from_micros);
             }
         }
         if let Some(dir) = self.v1.get("pids")
             && self.limited.pids
         {
-            stats.forks_refused = stats.forks_refused.or_else(|| {
-                fs::read_to_string(dir.join("pids.events"))
-                    .ok()
-                    .and_then(|events| field(&events, "max"))
-            });
+            stats.forks_refused = stats
+                .forks_refused
+                .or_else(|| read_field(dir, "pids.events", "max"));
         }
         if let Some(dir) = self.v1.get("cpu")
             && self.limited.cpu
         {
             // Nanoseconds.
             stats.cpu_throttled = stats.cpu_throttled.or_else(|| {
-                fs::read_to_string(dir.join("cpu.stat"))
-                    .ok()
-                    .and_then(|cpu| field(&cpu, "throttled_time"))
-                    .map(Duration::from_nanos)
+                read_field(dir, "cpu.stat", "throttled_time").map(Duration::from_nanos)
             });
         }
         if let Some(dir) = self.v1.get("cpuacct") {
@@ -1038,6 +1029,11 @@ fn read_list(path: &Path) -> BTreeSet<String> {
 
 fn read_number(path: &Path) -> Option<u64> {
     fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// The value of `key` in the flat-keyed `file` of `dir`.
+fn read_field(dir: &Path, file: &str, key: &str) -> Option<u64> {
+    field(&fs::read_to_string(dir.join(file)).ok()?, key)
 }
 
 /// The value of `key` in a flat-keyed file (`cpu.stat`, `memory.events`).
