@@ -32,10 +32,17 @@ pub struct ServeArgs {
     #[serde(skip)]
     pub config: Option<PathBuf>,
 
-    /// Address to listen on, IP:port [default: 127.0.0.1:4242].
+    /// Address to listen on: IP:port, or unix:/path/to.sock [default:
+    /// 127.0.0.1:4242].
     #[arg(long, value_name = "ADDR")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<String>,
+
+    /// Allow listening on a non-loopback address without a token (anyone
+    /// who can reach it can run commands as this user).
+    #[arg(long)]
+    #[serde(skip)]
+    pub insecure_no_auth: bool,
 
     /// Default working directory for processes [default: $HOME].
     #[arg(long, value_name = "DIR")]

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use agentproc_api_http::ApiConfig;
+use agentproc_api_http::{ApiConfig, BearerToken};
 use agentproc_core::ResourceLimits;
 use agentproc_exec_sandbox::{CgroupMode, Niceness, OomScoreAdj, Rlimits, SandboxConfig};
 use anyhow::bail;
@@ -33,6 +33,8 @@ pub const ENV_PREFIX: &str = "AGENTPROC_";
 /// [`ENV_PREFIX`], in the environment).
 pub const KEYS: &[&str] = &[
     "listen",
+    "token",
+    "token_file",
     "workdir",
     "shell",
     "log_format",
@@ -79,6 +81,8 @@ pub const KEYS: &[&str] = &[
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     listen: String,
+    token: String,
+    token_file: PathBuf,
     workdir: PathBuf,
     shell: String,
     log_format: LogFormat,
@@ -145,7 +149,7 @@ pub struct RawConfig {
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Where to listen.
-    pub listen: SocketAddr,
+    pub listen: ListenAddr,
     /// Default working directory for processes, if configured.
     pub workdir: Option<PathBuf>,
     /// The shell commands run in.
@@ -166,6 +170,34 @@ pub struct Settings {
     pub api: ApiConfig,
     /// Which executor runs commands, and the sandbox's policy.
     pub executor: ExecutorSettings,
+}
+
+/// Where the API listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenAddr {
+    /// A TCP address.
+    Tcp(SocketAddr),
+    /// A Unix domain socket (`unix:/path`), created with mode 0600.
+    Unix(PathBuf),
+}
+
+impl ListenAddr {
+    /// Whether only this machine can reach it (loopback, or a socket file).
+    pub fn is_local(&self) -> bool {
+        match self {
+            Self::Tcp(address) => address.ip().is_loopback(),
+            Self::Unix(_) => true,
+        }
+    }
+}
+
+impl std::fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Tcp(address) => write!(f, "{address}"),
+            Self::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
 }
 
 /// Which executor runs commands.
@@ -247,7 +279,14 @@ pub fn unknown_env_vars(vars: impl IntoIterator<Item = String>) -> Vec<String> {
 pub fn load(args: &ServeArgs, system_file: &Path) -> anyhow::Result<Settings> {
     let figment = figment(args, system_file)?;
     let raw: RawConfig = figment.extract().map_err(describe)?;
-    raw.validate(&figment)
+    let settings = raw.validate(&figment)?;
+    if !settings.listen.is_local() && settings.api.token.is_none() && !args.insecure_no_auth {
+        bail!(
+            "refusing to listen on {} without a token: anyone who can reach it could run commands as this user. Set a token (token, token_file or AGENTPROC_TOKEN), listen on loopback or a unix: socket, or pass --insecure-no-auth",
+            settings.listen
+        );
+    }
+    Ok(settings)
 }
 
 /// Where the value of `key` came from, as " (in FILE)", " (from environment
@@ -371,12 +410,55 @@ impl RawConfig {
                 origin(figment.find_metadata(key), key)
             )
         };
-        let listen: SocketAddr = self.listen.parse().map_err(|_| {
-            invalid(
-                "listen",
-                format!("{:?} is not an address like 127.0.0.1:4242", self.listen),
-            )
-        })?;
+        let listen = match self.listen.strip_prefix("unix:") {
+            Some("") => {
+                return Err(invalid(
+                    "listen",
+                    "\"unix:\" needs a socket path, like unix:/run/agentproc.sock".to_owned(),
+                ));
+            }
+            Some(path) => ListenAddr::Unix(std::path::absolute(path).map_err(|error| {
+                invalid("listen", format!("cannot make {path:?} absolute: {error}"))
+            })?),
+            None => ListenAddr::Tcp(self.listen.parse().map_err(|_| {
+                invalid(
+                    "listen",
+                    format!(
+                        "{:?} is not an address like 127.0.0.1:4242 or unix:/path/to.sock",
+                        self.listen
+                    ),
+                )
+            })?),
+        };
+        let token = match (
+            self.token.is_empty(),
+            self.token_file.as_os_str().is_empty(),
+        ) {
+            (true, true) => None,
+            (false, true) => Some(self.token.trim().to_owned()),
+            (true, false) => {
+                let text = std::fs::read_to_string(&self.token_file).map_err(|error| {
+                    invalid(
+                        "token_file",
+                        format!("cannot read {}: {error}", self.token_file.display()),
+                    )
+                })?;
+                Some(text.trim().to_owned())
+            }
+            (false, false) => {
+                return Err(invalid(
+                    "token",
+                    "set either token or token_file, not both".to_owned(),
+                ));
+            }
+        };
+        let token = match token {
+            None => None,
+            Some(token) => Some(
+                BearerToken::new(&token)
+                    .ok_or_else(|| invalid("token_file", "the token file is empty".to_owned()))?,
+            ),
+        };
         let filter: Targets = parse_log_filter(&self.log_level).map_err(|error| {
             invalid(
                 "log_level",
@@ -441,6 +523,7 @@ impl RawConfig {
                 list_limit: self.list_limit,
                 max_body_bytes: self.max_body_bytes,
                 stream_keepalive: self.stream_keepalive,
+                token,
             },
         })
     }

@@ -18,7 +18,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{ENV_PREFIX, ExecutorSettings, Settings};
+use crate::config::{ENV_PREFIX, ExecutorSettings, ListenAddr, Settings};
 
 /// What the process environment contributes to the manager.
 #[derive(Debug, Clone, Default)]
@@ -140,9 +140,9 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
     let subreaper = Subreaper::install(Some(Arc::clone(&journal)))
         .context("cannot become the subreaper of child processes")?;
     let listener =
-        listen(settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;
+        bind(&settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;
     let address = listener
-        .local_addr()
+        .address()
         .context("cannot read the bound address")?;
 
     // Resolved once, with agentproc's own PATH (as Go's exec.Command does),
@@ -196,11 +196,15 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
         config: settings.api.clone(),
     });
 
-    if !address.ip().is_loopback() {
-        tracing::warn!(
-            %address,
-            "listening on a non-loopback address: anyone who can reach it can run commands as this user"
-        );
+    if !settings.listen.is_local() {
+        if settings.api.token.is_some() {
+            tracing::info!(%address, "listening on a non-loopback address; requests need the token");
+        } else {
+            tracing::warn!(
+                %address,
+                "listening on a non-loopback address WITHOUT a token (--insecure-no-auth): anyone who can reach it can run commands as this user"
+            );
+        }
     }
     let report = manager.executor_report();
     tracing::info!(
@@ -214,11 +218,25 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
     );
 
     let stopping = CancellationToken::new();
-    let mut server = tokio::spawn(
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stopping.clone().cancelled_owned())
-            .into_future(),
-    );
+    let shutdown = stopping.clone().cancelled_owned();
+    let (mut server, socket_file) = match listener {
+        Bound::Tcp(listener) => (
+            tokio::spawn(
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .into_future(),
+            ),
+            None,
+        ),
+        Bound::Unix(listener, path) => (
+            tokio::spawn(
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .into_future(),
+            ),
+            Some(SocketFile(path)),
+        ),
+    };
     let mut signals = signals;
     tokio::select! {
         () = signals.next() => {}
@@ -251,8 +269,80 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
             server.abort();
         }
     }
+    drop(socket_file);
     tracing::info!("agentproc stopped");
     Ok(())
+}
+
+/// A bound listener.
+enum Bound {
+    Tcp(TcpListener),
+    Unix(tokio::net::UnixListener, PathBuf),
+}
+
+impl Bound {
+    /// How the address is shown in logs: `IP:port` or `unix:/path`.
+    fn address(&self) -> std::io::Result<String> {
+        match self {
+            Self::Tcp(listener) => Ok(listener.local_addr()?.to_string()),
+            Self::Unix(_, path) => Ok(format!("unix:{}", path.display())),
+        }
+    }
+}
+
+/// Removes the socket file when agentproc stops.
+struct SocketFile(PathBuf);
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn bind(address: &ListenAddr) -> anyhow::Result<Bound> {
+    match address {
+        ListenAddr::Tcp(address) => Ok(Bound::Tcp(listen(*address)?)),
+        ListenAddr::Unix(path) => Ok(Bound::Unix(listen_unix(path)?, path.clone())),
+    }
+}
+
+/// A Unix domain socket at `path`, mode 0600. A socket file left by a
+/// crashed agentproc (nobody accepts on it) is replaced; a live one is not
+/// taken over, and anything that is not a socket is left alone.
+pub fn listen_unix(path: &Path) -> anyhow::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => {
+            match std::os::unix::net::UnixStream::connect(path) {
+                Ok(_) => anyhow::bail!(
+                    "{} is in use: another server accepts connections on it",
+                    path.display()
+                ),
+                Err(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    tracing::info!(socket = %path.display(), "replacing a stale socket file");
+                    std::fs::remove_file(path)
+                        .with_context(|| format!("cannot remove {}", path.display()))?;
+                }
+                Err(error) => {
+                    return Err(error).with_context(|| format!("cannot check {}", path.display()));
+                }
+            }
+        }
+        Ok(_) => anyhow::bail!("{} exists and is not a socket", path.display()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => {
+            return Err(error).with_context(|| format!("cannot check {}", path.display()));
+        }
+    }
+    // Created without group or other access from the start (no window in
+    // which another user could connect), then made exactly 0600.
+    let previous = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
+    let bound = std::os::unix::net::UnixListener::bind(path);
+    nix::sys::stat::umask(previous);
+    let listener = bound?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    listener.set_nonblocking(true)?;
+    Ok(tokio::net::UnixListener::from_std(listener)?)
 }
 
 /// The TCP listening socket, with a deeper accept queue than the default

@@ -53,6 +53,9 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// How often a quiet stream sends a keep-alive comment.
     pub stream_keepalive: Duration,
+    /// When set, every route but `/healthz` needs `Authorization: Bearer
+    /// <token>`.
+    pub token: Option<BearerToken>,
 }
 
 impl Default for ApiConfig {
@@ -62,7 +65,39 @@ impl Default for ApiConfig {
             list_limit: DEFAULT_LIST_LIMIT,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             stream_keepalive: DEFAULT_STREAM_KEEPALIVE,
+            token: None,
         }
+    }
+}
+
+/// A secret clients must present. `Debug` does not show it.
+#[derive(Clone)]
+pub struct BearerToken(std::sync::Arc<str>);
+
+impl BearerToken {
+    /// A token; `None` when `token` is empty.
+    pub fn new(token: &str) -> Option<Self> {
+        (!token.is_empty()).then(|| Self(token.into()))
+    }
+
+    /// Whether `presented` is this token, in time that depends only on
+    /// their lengths (not on where they first differ).
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        let expected = self.0.as_bytes();
+        if presented.len() != expected.len() {
+            return false;
+        }
+        expected
+            .iter()
+            .zip(presented)
+            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+            == 0
+    }
+}
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BearerToken(<redacted>)")
     }
 }
 
@@ -94,7 +129,11 @@ pub fn router(state: ApiState) -> Router {
         .nest("/api/v0/processes", processes::routes())
         .fallback(middleware::route_not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
-        .with_state(state)
+        .with_state(state.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            middleware::require_token,
+        ))
         .layer(axum::middleware::from_fn(middleware::refuse_cross_origin))
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::from_fn(middleware::access_log))

@@ -91,6 +91,40 @@ pub(crate) async fn refuse_cross_origin(request: Request, next: Next) -> Respons
     next.run(request).await
 }
 
+/// Refuses requests without the configured bearer token (when one is
+/// configured), except for `/healthz`. The answer never says which part was
+/// wrong.
+pub(crate) async fn require_token(
+    axum::extract::State(state): axum::extract::State<crate::ApiState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(token) = &state.config.token else {
+        return next.run(request).await;
+    };
+    if request.uri().path() == "/healthz" {
+        return next.run(request).await;
+    }
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| {
+            let value = value.as_bytes();
+            let scheme = value.get(..7)?;
+            scheme.eq_ignore_ascii_case(b"bearer ").then(|| &value[7..])
+        });
+    if presented.is_some_and(|presented| token.matches(presented)) {
+        return next.run(request).await;
+    }
+    let mut response =
+        ApiError::new(StatusCode::UNAUTHORIZED, "Authentication required.").into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        axum::http::HeaderValue::from_static("Bearer"),
+    );
+    response
+}
+
 /// Turns a panic in a handler into a 500 envelope instead of a dropped
 /// connection. Panics are bugs; this keeps one from looking like a network
 /// failure to the client.

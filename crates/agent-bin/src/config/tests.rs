@@ -22,7 +22,10 @@ const NO_SYSTEM_FILE: &str = "/agentproc/test/no-system-config.toml";
 fn zero_configuration_gives_the_documented_defaults() {
     Jail::expect_with(|_jail| {
         let settings = load(&args(), Path::new(NO_SYSTEM_FILE)).expect("defaults load");
-        assert_eq!(settings.listen, "127.0.0.1:4242".parse().expect("addr"));
+        assert_eq!(
+            settings.listen,
+            ListenAddr::Tcp("127.0.0.1:4242".parse().expect("addr"))
+        );
         assert_eq!(settings.workdir, None);
         assert_eq!(settings.shell, "sh");
         assert_eq!(settings.log.format, LogFormat::Text);
@@ -186,7 +189,11 @@ fn each_layer_overrides_the_one_below() {
         args.config = Some("user.toml".into());
         args.listen = Some("127.0.0.1:1004".into());
         let settings = load(&args, Path::new("system.toml")).expect("loads");
-        assert_eq!(settings.listen.port(), 1004, "flag beats env");
+        assert_eq!(
+            settings.listen.to_string(),
+            "127.0.0.1:1004",
+            "flag beats env"
+        );
         assert_eq!(settings.api.list_limit, 13, "env beats --config");
         assert_eq!(settings.shell, "zsh", "--config beats the system file");
         assert_eq!(
@@ -350,4 +357,88 @@ fn sizes_accept_units_and_plain_numbers() {
         assert_eq!(settings.output_max_bytes_per_process, 1 << 20);
         Ok(())
     });
+}
+
+#[test]
+fn tokens_come_from_the_key_the_environment_or_a_file() {
+    Jail::expect_with(|jail| {
+        jail.set_env("AGENTPROC_TOKEN", "from-env");
+        let settings = load(&args(), Path::new(NO_SYSTEM_FILE)).expect("loads");
+        let token = settings.api.token.expect("a token");
+        assert!(token.matches(b"from-env"));
+        Ok(())
+    });
+    Jail::expect_with(|jail| {
+        jail.create_file("token", "  from-file\n")?;
+        jail.set_env("AGENTPROC_TOKEN_FILE", "token");
+        let settings = load(&args(), Path::new(NO_SYSTEM_FILE)).expect("loads");
+        assert!(settings.api.token.expect("a token").matches(b"from-file"));
+        Ok(())
+    });
+    let both = error_for(|jail| {
+        jail.create_file("token", "x")?;
+        jail.set_env("AGENTPROC_TOKEN_FILE", "token");
+        jail.set_env("AGENTPROC_TOKEN", "y");
+        Ok(args())
+    });
+    assert!(both.contains("not both"), "{both}");
+    let empty = error_for(|jail| {
+        jail.create_file("token", "\n")?;
+        jail.set_env("AGENTPROC_TOKEN_FILE", "token");
+        Ok(args())
+    });
+    assert!(empty.contains("empty"), "{empty}");
+    let missing = error_for(|jail| {
+        jail.set_env("AGENTPROC_TOKEN_FILE", "/nonexistent/token");
+        Ok(args())
+    });
+    assert!(missing.contains("key \"token_file\""), "{missing}");
+}
+
+#[test]
+fn public_addresses_need_a_token_or_an_explicit_override() {
+    let refused = error_for(|_jail| {
+        Ok(ServeArgs {
+            listen: Some("0.0.0.0:4242".into()),
+            ..args()
+        })
+    });
+    assert!(
+        refused.contains("refusing to listen on 0.0.0.0:4242 without a token"),
+        "{refused}"
+    );
+    Jail::expect_with(|jail| {
+        jail.set_env("AGENTPROC_TOKEN", "t");
+        let public = ServeArgs {
+            listen: Some("0.0.0.0:4242".into()),
+            ..args()
+        };
+        load(&public, Path::new(NO_SYSTEM_FILE)).expect("with a token");
+        jail.clear_env();
+        let insecure = ServeArgs {
+            insecure_no_auth: true,
+            ..public
+        };
+        load(&insecure, Path::new(NO_SYSTEM_FILE)).expect("with the override");
+        Ok(())
+    });
+}
+
+#[test]
+fn unix_socket_addresses() {
+    Jail::expect_with(|jail| {
+        jail.set_env("AGENTPROC_LISTEN", "unix:/run/agentproc.sock");
+        let settings = load(&args(), Path::new(NO_SYSTEM_FILE)).expect("loads");
+        assert_eq!(
+            settings.listen,
+            ListenAddr::Unix("/run/agentproc.sock".into())
+        );
+        assert!(settings.listen.is_local());
+        Ok(())
+    });
+    let bare = error_for(|jail| {
+        jail.set_env("AGENTPROC_LISTEN", "unix:");
+        Ok(args())
+    });
+    assert!(bare.contains("needs a socket path"), "{bare}");
 }

@@ -671,3 +671,111 @@ fn a_sandbox_the_host_refuses_fails_at_startup() {
         "{message}"
     );
 }
+
+/// One HTTP/1.1 request over a Unix socket; returns (status, body).
+fn unix_request(path: &std::path::Path, method: &str, target: &str, body: &str) -> (u16, String) {
+    let mut stream = std::os::unix::net::UnixStream::connect(path).expect("connect");
+    write!(
+        stream,
+        "{method} {target} HTTP/1.1\r\nHost: agentproc\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("receive");
+    let status = response[9..12].parse().expect("status code");
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn a_unix_socket_is_private_and_a_stale_one_is_replaced() {
+    use std::os::unix::fs::PermissionsExt;
+    let state = state_dir();
+    std::fs::create_dir_all(&state).expect("state dir");
+    let socket = state.join("api.sock");
+    // A socket file left by a crash: bound, then its listener gone.
+    drop(std::os::unix::net::UnixListener::bind(&socket).expect("stale socket"));
+    let listen = format!("unix:{}", socket.display());
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", &listen, "--log-format", "json"])
+        .env_remove("AGENTPROC_LISTEN")
+        .env("AGENTPROC_STATE_DIR", &state)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn agentproc");
+    let mut log = BufReader::new(child.stderr.take().expect("stderr"));
+    let listening = wait_for_log(&mut log, "agentproc listening");
+    assert_eq!(listening["address"], listen.as_str());
+    let mode = std::fs::metadata(&socket)
+        .expect("socket")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let (status, body) = unix_request(
+        &socket,
+        "POST",
+        "/api/v0/processes/start",
+        r#"{"command":"echo over a socket"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+
+    // A live socket is not taken over by a second server.
+    let second = Command::new(BIN)
+        .args(["serve", "--listen", &listen])
+        .env("AGENTPROC_STATE_DIR", state.join("second"))
+        .output()
+        .expect("run");
+    assert_eq!(second.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("is in use"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+
+    signal(child.id(), libc::SIGTERM);
+    let mut rest = String::new();
+    let _ = log.read_to_string(&mut rest);
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+    assert!(!socket.exists(), "the socket file is removed at shutdown");
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+#[test]
+fn a_token_guards_every_route_but_healthz() {
+    let server = start_server(&[("AGENTPROC_TOKEN", "open-sesame")]);
+    let (status, body) = server.request("GET", "/api/v0/processes/list", "");
+    assert_eq!(status, 401, "{body}");
+    let (status, _) = server.request("GET", "/healthz", "");
+    assert_eq!(status, 200);
+    let mut stream = TcpStream::connect(server.address).expect("connect");
+    write!(
+        stream,
+        "GET /api/v0/processes/list HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer open-sesame\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("receive");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert_eq!(server.terminate().code(), Some(0));
+}
+
+#[test]
+fn a_public_address_without_a_token_is_refused() {
+    let output = Command::new(BIN)
+        .args(["serve", "--listen", "0.0.0.0:0"])
+        .env("AGENTPROC_STATE_DIR", state_dir())
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains("refusing to listen on 0.0.0.0:0 without a token"),
+        "{message}"
+    );
+}

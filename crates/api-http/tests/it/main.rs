@@ -3,6 +3,7 @@
 //! on. Real processes unless a test needs to control time.
 
 mod access_log;
+mod auth;
 mod deadlines;
 mod lifecycle;
 mod limits;
