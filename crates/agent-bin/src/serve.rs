@@ -191,10 +191,7 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
         executor,
         Arc::new(SystemClock),
     );
-    let app = router(ApiState {
-        manager: manager.clone(),
-        config: settings.api.clone(),
-    });
+    let app = router(ApiState::with_config(manager.clone(), settings.api.clone()));
 
     if !settings.listen.is_local() {
         if settings.api.token.is_some() {

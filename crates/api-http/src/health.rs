@@ -18,6 +18,8 @@ use crate::json;
 struct Health {
     status: &'static str,
     version: &'static str,
+    revision: &'static str,
+    uptime_seconds: u64,
     running: usize,
     retained: usize,
     executor: Executor,
@@ -47,6 +49,8 @@ pub(crate) async fn healthz(State(state): State<ApiState>) -> Response {
         &Health {
             status: "ok",
             version: env!("CARGO_PKG_VERSION"),
+            revision: crate::REVISION,
+            uptime_seconds: state.started.elapsed().as_secs(),
             running,
             retained,
             executor: Executor {

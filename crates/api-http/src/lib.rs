@@ -20,17 +20,20 @@ mod error;
 mod extract;
 mod health;
 mod json;
+mod metrics;
 mod middleware;
 mod output;
 mod processes;
 pub mod quote;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use agentproc_core::Manager;
 use axum::Router;
 
 pub use chat::{ANCESTOR_CHAT_IDS_HEADER, CHAT_ID_HEADER};
+pub use metrics::{Metrics, REVISION};
 
 /// Default for [`ApiConfig::max_wait`]: Coder's `maxWaitDuration`.
 pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(5 * 60);
@@ -108,14 +111,26 @@ pub struct ApiState {
     pub manager: Manager,
     /// The HTTP layer's settings.
     pub config: ApiConfig,
+    /// What `GET /metrics` reports.
+    pub metrics: Arc<Metrics>,
+    /// When the server started (for `/healthz`'s uptime).
+    pub started: std::time::Instant,
 }
 
 impl ApiState {
     /// State with the default [`ApiConfig`].
     pub fn new(manager: Manager) -> Self {
+        Self::with_config(manager, ApiConfig::default())
+    }
+
+    /// State with `config`; metrics are fed by `manager`'s events from now
+    /// on.
+    pub fn with_config(manager: Manager, config: ApiConfig) -> Self {
         Self {
+            metrics: Metrics::attach(&manager),
             manager,
-            config: ApiConfig::default(),
+            config,
+            started: std::time::Instant::now(),
         }
     }
 }
@@ -124,8 +139,10 @@ impl ApiState {
 /// the middleware (access log, cross-origin guard, panic guard).
 pub fn router(state: ApiState) -> Router {
     let max_body_bytes = state.config.max_body_bytes;
+    let metrics = Arc::clone(&state.metrics);
     Router::new()
         .route("/healthz", axum::routing::get(health::healthz))
+        .route("/metrics", axum::routing::get(metrics::metrics))
         .nest("/api/v0/processes", processes::routes())
         .fallback(middleware::route_not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
@@ -136,6 +153,9 @@ pub fn router(state: ApiState) -> Router {
         ))
         .layer(axum::middleware::from_fn(middleware::refuse_cross_origin))
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
-        .layer(axum::middleware::from_fn(middleware::access_log))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            middleware::access_log,
+        ))
         .layer(axum::middleware::from_fn(middleware::catch_panic))
 }

@@ -20,8 +20,13 @@ use crate::error::ApiError;
 ///
 /// Latency is measured with the real clock on purpose: it describes the
 /// server, not the managed processes, and never feeds back into behaviour.
-pub(crate) async fn access_log(request: Request, next: Next) -> Response {
+pub(crate) async fn access_log(
+    axum::extract::State(metrics): axum::extract::State<std::sync::Arc<crate::Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let mut entry = AccessEntry {
+        metrics,
         started: Instant::now(),
         method: request.method().to_string(),
         path: request.uri().path().to_owned(),
@@ -40,6 +45,7 @@ pub(crate) async fn access_log(request: Request, next: Next) -> Response {
 /// The access-log line of one request, written when it is dropped: after
 /// the response, or when the client went away first.
 struct AccessEntry {
+    metrics: std::sync::Arc<crate::Metrics>,
     started: Instant,
     method: String,
     path: String,
@@ -53,13 +59,17 @@ const CLIENT_CLOSED: u16 = 499;
 
 impl Drop for AccessEntry {
     fn drop(&mut self) {
-        let latency_us = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let took = self.started.elapsed();
+        let status = self.status.unwrap_or(CLIENT_CLOSED);
+        self.metrics
+            .request(&self.method, self.route.as_deref(), status, took);
+        let latency_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         tracing::info!(
             target: "agentproc::access",
             method = %self.method,
             path = %self.path,
             route = self.route.as_deref(),
-            status = self.status.unwrap_or(CLIENT_CLOSED),
+            status,
             latency_us,
             chat_id = self.chat.map(tracing::field::display),
             "{}",

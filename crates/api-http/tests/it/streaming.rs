@@ -201,13 +201,13 @@ async fn quiet_streams_send_keepalive_comments() {
         Arc::new(agentproc_exec_local::LocalExecer::default()),
         Arc::new(agentproc_core::clock::SystemClock),
     );
-    let app = router(ApiState {
-        manager: manager.clone(),
-        config: ApiConfig {
+    let app = router(ApiState::with_config(
+        manager.clone(),
+        ApiConfig {
             stream_keepalive: Duration::from_millis(20),
             ..ApiConfig::default()
         },
-    });
+    ));
     let started = manager
         .start(agentproc_core::StartRequest::new("sleep 300"))
         .await

@@ -115,10 +115,7 @@ impl Api {
         api: ApiConfig,
     ) -> Self {
         let manager = Manager::new(config, execer, clock);
-        let router = router(ApiState {
-            manager: manager.clone(),
-            config: api,
-        });
+        let router = router(ApiState::with_config(manager.clone(), api));
         Self { router, manager }
     }
 

@@ -182,6 +182,21 @@ pub enum ManagerEvent {
     Started {
         /// The process as it started.
         info: ProcessInfo,
+        /// The names of the variables the start added (never their values).
+        env_keys: Vec<String>,
+        /// How long the executor took to spawn it.
+        spawn_latency: Duration,
+    },
+    /// A client had a signal delivered to a process.
+    Signaled {
+        /// The process.
+        id: ProcessId,
+        /// The chat the process belongs to.
+        chat_id: Option<Uuid>,
+        /// The signal.
+        signal: Signal,
+        /// The escalation asked for (`SIGKILL` after this long).
+        escalate_after: Option<Duration>,
     },
     /// A process exited and its output is final.
     Exited {
@@ -191,6 +206,11 @@ pub enum ManagerEvent {
         chat: Option<ChatContext>,
         /// The working directory the start asked for (not the resolved one).
         requested_workdir: Option<String>,
+        /// Every byte of output it wrote.
+        output_bytes: u64,
+        /// From the start to its first byte of output (`None`: it wrote
+        /// nothing).
+        first_output_after: Option<Duration>,
     },
     /// An exited process was forgotten.
     Reaped {
@@ -347,8 +367,13 @@ struct Inner {
     /// Wakes the reaper when a process exits.
     reaper_wake: Arc<Notify>,
     events: broadcast::Sender<ManagerEvent>,
+    /// Called with every event, in order, before it is broadcast.
+    observers: std::sync::RwLock<Vec<Observer>>,
     closed_once: OnceCell<()>,
 }
+
+/// A synchronous event callback (see [`Manager::observe`]).
+pub type Observer = Arc<dyn Fn(&ManagerEvent) + Send + Sync>;
 
 #[derive(Default)]
 struct Registry {
@@ -393,6 +418,7 @@ impl Manager {
             shutdown: shutdown.clone(),
             reaper_wake: Arc::new(Notify::new()),
             events,
+            observers: std::sync::RwLock::default(),
             closed_once: OnceCell::new(),
         });
         inner.tasks.spawn(reaper::reap_loop(
@@ -433,6 +459,19 @@ impl Manager {
         (running, registry.processes.len())
     }
 
+    /// Calls `observer` with every [`ManagerEvent`] from now on, in order,
+    /// on the thread that produced it and before it is broadcast. Unlike
+    /// [`Manager::subscribe`], nothing is ever missed; in exchange the
+    /// observer must be quick and must not block (metrics counters, handing
+    /// off to a writer thread).
+    pub fn observe(&self, observer: impl Fn(&ManagerEvent) + Send + Sync + 'static) {
+        self.inner
+            .observers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Arc::new(observer));
+    }
+
     /// Receives every [`ManagerEvent`] from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<ManagerEvent> {
         self.inner.events.subscribe()
@@ -471,9 +510,12 @@ impl Manager {
             stdin: request.stdin,
             limits: request.limits,
         };
+        let spawning = inner.clock.instant();
         let spawned = inner.execer.spawn(&spec);
         let started_at = inner.clock.now();
         let started_mono = inner.clock.instant();
+        let spawn_latency = started_mono.saturating_duration_since(spawning);
+        let started_env: Vec<String> = request.env.keys().cloned().collect();
         let (child, failure) = match spawned {
             Ok(child) => (Some(child), None),
             // Without a token, a failed spawn leaves no trace (as in Coder);
@@ -560,9 +602,11 @@ impl Manager {
                 timeout,
             ));
         }
-        let _ = inner
-            .events
-            .send(ManagerEvent::Started { info: info.clone() });
+        inner.emit(ManagerEvent::Started {
+            info: info.clone(),
+            env_keys: started_env,
+            spawn_latency,
+        });
         Ok(Started {
             info,
             attached: false,
@@ -754,6 +798,12 @@ impl Manager {
                 process::DeliverError::Os(source) => SignalProcessError::Os { signal, source },
             })?;
         tracing::info!(process_id = %id, signal = signal.name(), "signal sent");
+        self.inner.emit(ManagerEvent::Signaled {
+            id,
+            chat_id: process.chat_id(),
+            signal,
+            escalate_after,
+        });
         if let Some(grace) = escalate_after {
             self.inner.tasks.spawn(supervisor::escalate(
                 Arc::clone(&self.inner),
@@ -913,6 +963,19 @@ impl Registry {
 }
 
 impl Inner {
+    /// Tells the observers, then the subscribers.
+    fn emit(&self, event: ManagerEvent) {
+        for observer in self
+            .observers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            observer(&event);
+        }
+        let _ = self.events.send(event);
+    }
+
     fn registry(&self) -> MutexGuard<'_, Registry> {
         lock(&self.registry)
     }

@@ -57,6 +57,8 @@ pub(super) struct Process {
     exited: watch::Sender<bool>,
     /// Every byte of output so far (in the buffer and, if any, the log).
     written: watch::Sender<u64>,
+    /// When the first byte of output arrived (manager clock).
+    first_output: std::sync::OnceLock<Instant>,
     /// The full output on disk, when logs are enabled.
     pub(super) log: Option<Arc<ProcessLog>>,
     /// The write end of its standard input, when it has one and it is open.
@@ -106,6 +108,7 @@ impl Process {
             log,
             stdin: tokio::sync::Mutex::new(stdin),
             written: watch::Sender::new(0),
+            first_output: std::sync::OnceLock::new(),
             child,
             state: Mutex::new(ProcessState {
                 exit: None,
@@ -170,6 +173,18 @@ impl Process {
 
     /// Appends output: to the log first (outside the state lock), then to
     /// the in-memory view, then announces the new total.
+    /// Notes when output first arrived.
+    pub(super) fn note_output(&self, now: impl FnOnce() -> Instant) {
+        if self.first_output.get().is_none() {
+            let _ = self.first_output.set(now());
+        }
+    }
+
+    /// Every byte written so far, and when the first arrived.
+    pub(super) fn output_stats(&self) -> (u64, Option<Instant>) {
+        (*self.written.borrow(), self.first_output.get().copied())
+    }
+
     pub(super) fn append_output(&self, bytes: &[u8]) {
         if let Some(log) = &self.log {
             log.append(bytes);

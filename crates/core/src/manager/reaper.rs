@@ -71,7 +71,7 @@ impl Inner {
                 log.remove();
             }
             tracing::debug!(process_id = %process.id, "exited process reaped");
-            let _ = self.events.send(ManagerEvent::Reaped { id: process.id });
+            self.emit(ManagerEvent::Reaped { id: process.id });
         }
     }
 }

@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 
 use super::process::{Process, StopCause};
 use super::{Inner, ManagerEvent};
-use crate::clock::ClockExt;
+use crate::clock::{Clock, ClockExt};
 use crate::exec::{ChildExit, ExitStatus, OutputReader, Signal, WaitError};
 use crate::process::{ExitInfo, ExitReason};
 
@@ -37,7 +37,7 @@ pub(super) async fn supervise(inner: Arc<Inner>, process: Arc<Process>) {
     let output = child.take_output();
     let pump = async {
         if let Some(reader) = output {
-            pump_output(&process, reader).await;
+            pump_output(&process, inner.clock.as_ref(), reader).await;
         }
     };
     tokio::pin!(pump);
@@ -85,10 +85,14 @@ pub(super) async fn supervise(inner: Arc<Inner>, process: Arc<Process>) {
             "process exited"
         );
     }
-    let _ = inner.events.send(ManagerEvent::Exited {
+    let (output_bytes, first_output) = process.output_stats();
+    inner.emit(ManagerEvent::Exited {
         info,
         chat: process.chat.clone(),
         requested_workdir: process.requested_workdir.clone(),
+        output_bytes,
+        first_output_after: first_output
+            .map(|at| at.saturating_duration_since(process.started_mono)),
     });
 }
 
@@ -187,14 +191,17 @@ pub(super) async fn escalate(inner: Arc<Inner>, process: Arc<Process>, grace: Du
 const LOG_FLUSH_WAIT: Duration = Duration::from_secs(10);
 
 /// Reads `reader` to its end, appending everything to the process buffer.
-async fn pump_output(process: &Process, mut reader: OutputReader) {
+async fn pump_output(process: &Process, clock: &dyn Clock, mut reader: OutputReader) {
     poll_fn(|cx| {
         SCRATCH.with_borrow_mut(|scratch| {
             for _ in 0..READS_PER_POLL {
                 let mut buf = ReadBuf::new(scratch);
                 match Pin::new(&mut reader).poll_read(cx, &mut buf) {
                     Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(()),
-                    Poll::Ready(Ok(())) => process.append_output(buf.filled()),
+                    Poll::Ready(Ok(())) => {
+                        process.note_output(|| clock.instant());
+                        process.append_output(buf.filled());
+                    }
                     Poll::Ready(Err(error)) if error.kind() == std::io::ErrorKind::Interrupted => {}
                     Poll::Ready(Err(error)) => {
                         tracing::warn!(process_id = %process.id, %error, "reading output failed");

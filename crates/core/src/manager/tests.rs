@@ -689,6 +689,7 @@ async fn exit_events_carry_the_chat_and_the_requested_workdir() {
                 info: exited,
                 chat: exited_chat,
                 requested_workdir,
+                ..
             } => {
                 assert_eq!(exited.id, info.id);
                 assert_eq!(exited_chat, Some(chat));
@@ -700,6 +701,57 @@ async fn exit_events_carry_the_chat_and_the_requested_workdir() {
             _ => continue,
         }
     }
+}
+
+#[tokio::test]
+async fn observers_see_every_event_in_order_with_their_measurements() {
+    let h = harness();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    h.manager.observe(move |event| {
+        let line = match event {
+            ManagerEvent::Started {
+                env_keys,
+                spawn_latency,
+                ..
+            } => format!("started {env_keys:?} {spawn_latency:?}"),
+            ManagerEvent::Signaled { signal, .. } => format!("signaled {signal}"),
+            ManagerEvent::Exited {
+                output_bytes,
+                first_output_after,
+                ..
+            } => format!("exited {output_bytes} {first_output_after:?}"),
+            ManagerEvent::Reaped { .. } => "reaped".to_owned(),
+        };
+        lock(&record).push(line);
+    });
+    h.execer.set_signal_behavior(SignalBehavior::Ignore);
+    let request = StartRequest {
+        env: [("SECRET".to_owned(), "value".to_owned())].into(),
+        ..StartRequest::new("build")
+    };
+    let (info, child) = h.start(request).await;
+    h.clock.advance(Duration::from_millis(250));
+    child.write(b"hello");
+    child.wait_output_read().await;
+    h.manager
+        .signal(info.id, None, Signal::Interrupt, None)
+        .expect("signal");
+    child.exit(ExitStatus::Exited(0));
+    h.exited(info.id).await;
+    h.clock.advance(DEFAULT_REAP_AFTER + Duration::from_secs(1));
+    assert!(h.manager.list(None, usize::MAX).is_empty());
+    assert_eq!(
+        *lock(&seen),
+        vec![
+            // The fake spawns at once (on the manual clock: zero latency);
+            // variable names only, never values.
+            "started [\"SECRET\"] 0ns".to_owned(),
+            "signaled SIGINT".to_owned(),
+            "exited 5 Some(250ms)".to_owned(),
+            "reaped".to_owned(),
+        ]
+    );
 }
 
 // --- close ---------------------------------------------------------------
