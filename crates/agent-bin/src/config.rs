@@ -121,7 +121,7 @@ pub struct RawConfig {
     sandbox_niceness: String,
     #[serde(deserialize_with = "text_or_number")]
     sandbox_oom_score_adj: String,
-    #[serde(deserialize_with = "optional_size")]
+    #[serde(deserialize_with = "optional_count")]
     sandbox_rlimit_nofile: Option<u64>,
     #[serde(deserialize_with = "optional_size")]
     sandbox_rlimit_core: Option<u64>,
@@ -278,7 +278,16 @@ pub fn unknown_env_vars(vars: impl IntoIterator<Item = String>) -> Vec<String> {
 /// A message naming the offending key and where its value came from.
 pub fn load(args: &ServeArgs, system_file: &Path) -> anyhow::Result<Settings> {
     let figment = figment(args, system_file)?;
-    let raw: RawConfig = figment.extract().map_err(describe)?;
+    let mut raw: RawConfig = figment.extract().map_err(describe)?;
+    // figment reads "+3" from the environment as the number 3, losing the
+    // sign that makes a niceness relative: take that value's raw text.
+    if figment
+        .find_metadata("sandbox_niceness")
+        .is_some_and(|meta| meta.name.contains("environment"))
+        && let Ok(text) = std::env::var(format!("{ENV_PREFIX}SANDBOX_NICENESS"))
+    {
+        raw.sandbox_niceness = text;
+    }
     let settings = raw.validate(&figment)?;
     if !settings.listen.is_local() && settings.api.token.is_none() && !args.insecure_no_auth {
         bail!(
@@ -355,13 +364,23 @@ impl RawConfig {
         let cores = |key: &str, cores: f64| -> anyhow::Result<Option<u64>> {
             if cores == 0.0 {
                 Ok(None)
-            } else if cores.is_finite() && cores >= 0.001 {
+            } else if cores.is_finite() && (0.01..=1_000_000.0).contains(&cores) {
                 Ok(Some((cores * 1000.0).round() as u64))
             } else {
                 Err(invalid(
                     key,
-                    format!("{cores} is not a number of cores (0 for none, or 0.001 and up)"),
+                    format!("{cores} is not a number of cores (0 for none, or 0.01 and up)"),
                 ))
+            }
+        };
+        let pids = |key: &str, pids: u64| -> anyhow::Result<Option<u64>> {
+            if pids > PID_MAX_LIMIT {
+                Err(invalid(
+                    key,
+                    format!("{pids} is above the kernel's limit of {PID_MAX_LIMIT}"),
+                ))
+            } else {
+                Ok(Some(pids).filter(|pids| *pids > 0))
             }
         };
         let config = SandboxConfig {
@@ -371,7 +390,10 @@ impl RawConfig {
                 open_files: self.sandbox_rlimit_nofile,
                 core_bytes: self.sandbox_rlimit_core,
                 address_space_bytes: self.sandbox_rlimit_as,
-                cpu_seconds: self.sandbox_rlimit_cpu.map(|limit| limit.as_secs().max(1)),
+                // Whole seconds, rounded up.
+                cpu_seconds: self
+                    .sandbox_rlimit_cpu
+                    .map(|limit| limit.as_secs_f64().ceil().max(1.0) as u64),
                 file_size_bytes: self.sandbox_rlimit_fsize,
             },
             cgroups,
@@ -380,15 +402,49 @@ impl RawConfig {
                 memory_bytes: self.sandbox_memory_bytes,
                 memory_high_bytes: self.sandbox_memory_high_bytes,
                 cpu_millicores: cores("sandbox_cpu_cores", self.sandbox_cpu_cores)?,
-                pids: Some(self.sandbox_pids).filter(|pids| *pids > 0),
+                pids: pids("sandbox_pids", self.sandbox_pids)?,
             },
             max_limits: ResourceLimits {
                 memory_bytes: self.sandbox_max_memory_bytes,
                 memory_high_bytes: self.sandbox_max_memory_high_bytes,
                 cpu_millicores: cores("sandbox_max_cpu_cores", self.sandbox_max_cpu_cores)?,
-                pids: Some(self.sandbox_max_pids).filter(|pids| *pids > 0),
+                pids: pids("sandbox_max_pids", self.sandbox_max_pids)?,
             },
         };
+        for (key, default, max) in [
+            (
+                "sandbox_memory_bytes",
+                config.default_limits.memory_bytes,
+                config.max_limits.memory_bytes,
+            ),
+            (
+                "sandbox_memory_high_bytes",
+                config.default_limits.memory_high_bytes,
+                config.max_limits.memory_high_bytes,
+            ),
+            (
+                "sandbox_cpu_cores",
+                config.default_limits.cpu_millicores,
+                config.max_limits.cpu_millicores,
+            ),
+            (
+                "sandbox_pids",
+                config.default_limits.pids,
+                config.max_limits.pids,
+            ),
+        ] {
+            if let (Some(default), Some(max)) = (default, max)
+                && default > max
+            {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "the default is above its maximum (sandbox_max_{})",
+                        &key[8..]
+                    ),
+                ));
+            }
+        }
         match self.executor.as_str() {
             "local" => Ok(ExecutorSettings::Local),
             "sandbox" => Ok(ExecutorSettings::Sandbox(Box::new(config))),
@@ -566,6 +622,9 @@ fn size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
     }
 }
 
+/// The most processes Linux allows at all (`PID_MAX_LIMIT` on 64-bit).
+const PID_MAX_LIMIT: u64 = 4_194_304;
+
 /// Parses a niceness: `"+N"` or `"-N"` relative to agentproc's own, `"N"`
 /// absolute (0 to 19), or `"inherit"`.
 pub fn parse_niceness(text: &str) -> Result<Niceness, String> {
@@ -641,6 +700,26 @@ fn optional_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u6
             }),
         Err(_) => Err(serde::de::Error::custom(
             "expected a size like \"512MiB\", a number, or \"\" for none",
+        )),
+    }
+}
+
+/// An optional count: `""` for none, else a whole number.
+fn optional_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Value {
+        Number(u64),
+        Text(String),
+    }
+    match Value::deserialize(deserializer) {
+        Ok(Value::Number(number)) => Ok(Some(number)),
+        Ok(Value::Text(text)) if text.trim().is_empty() => Ok(None),
+        Ok(Value::Text(text)) => text.trim().parse().map(Some).map_err(|_| {
+            serde::de::Error::custom(format!("{text:?} is not a whole number, or \"\" for none"))
+        }),
+        Err(_) => Err(serde::de::Error::custom(
+            "expected a whole number, or \"\" for none",
         )),
     }
 }

@@ -46,6 +46,9 @@ impl StartProcessRequest {
     ];
 }
 
+/// The most processes Linux allows at all (`PID_MAX_LIMIT` on 64-bit).
+const PID_MAX_LIMIT: u64 = 4_194_304;
+
 /// `limits` of a start. Unlike the rest of the body, unknown keys are an
 /// error: a misspelt limit must not silently run the command unlimited.
 #[derive(Debug, Default, Deserialize)]
@@ -70,20 +73,26 @@ impl LimitsRequest {
         };
         let cpu_millicores = match self.cpu_cores {
             None => None,
-            Some(cores) if cores.is_finite() && (0.001..=1_000_000.0).contains(&cores) => {
+            Some(cores) if cores.is_finite() && (0.01..=1_000_000.0).contains(&cores) => {
                 Some((cores * 1000.0).round() as u64)
             }
-            Some(cores) => {
-                return Err(format!(
-                    "limits.cpu_cores must be a number of cores from 0.001 up, like 1.5; got {cores}."
-                ));
+            Some(_) => {
+                return Err(
+                    "limits.cpu_cores must be a number of cores from 0.01 up, like 1.5.".to_owned(),
+                );
             }
         };
+        let pids = positive("pids", self.pids)?;
+        if pids.is_some_and(|pids| pids > PID_MAX_LIMIT) {
+            return Err(format!(
+                "limits.pids must be at most {PID_MAX_LIMIT} (the kernel's limit)."
+            ));
+        }
         Ok(ResourceLimits {
             memory_bytes: positive("memory_bytes", self.memory_bytes)?,
             memory_high_bytes: positive("memory_high_bytes", self.memory_high_bytes)?,
             cpu_millicores,
-            pids: positive("pids", self.pids)?,
+            pids,
         })
     }
 }

@@ -225,12 +225,13 @@ pub enum SpawnError {
     },
     /// The executor could not prepare the process's confinement (a cgroup,
     /// a limit, niceness); nothing ran.
-    #[error("{step}: {}", describe_io_error(source))]
+    #[error("{step}: {}", describe_io_error(error))]
     Sandbox {
         /// What was being done, e.g. `create cgroup /sys/fs/cgroup/pids/...`.
         step: String,
-        /// The error the OS reported.
-        source: io::Error,
+        /// The error the OS reported (part of the message, so not a
+        /// `source`: error chains would print it twice).
+        error: io::Error,
     },
 }
 

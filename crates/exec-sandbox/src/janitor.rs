@@ -54,7 +54,14 @@ impl Janitor {
                 let Some(janitor) = janitor.upgrade() else {
                     return;
                 };
-                if janitor.collect() == 0 {
+                // rmdir and cgroupfs reads are blocking system calls.
+                let left = {
+                    let janitor = Arc::clone(&janitor);
+                    tokio::task::spawn_blocking(move || janitor.collect())
+                        .await
+                        .unwrap_or(1)
+                };
+                if left == 0 {
                     let mut retrying = lock(&janitor.retrying);
                     // Checked again under the flag's lock, so a dispose
                     // racing with this exit starts a new task.
@@ -77,7 +84,7 @@ impl Janitor {
                 let _ = cgroup.signal(Signal::Kill);
             }
         }
-        let deadline = Instant::now() + grace;
+        let deadline = Instant::now() + grace.max(Duration::from_secs(1));
         while self.collect() > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }

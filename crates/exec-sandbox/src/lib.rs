@@ -61,6 +61,7 @@ pub struct SandboxExecer {
     janitor: Arc<Janitor>,
     nice: Option<i32>,
     oom_score_adj: Option<i32>,
+    own_oom_score_adj: i32,
     rlimits: Vec<(&'static str, Resource, u64)>,
 }
 
@@ -108,6 +109,18 @@ impl SandboxExecer {
                 )));
             }
         }
+        for kind in policy::LimitKind::ALL {
+            if let (Some(default), Some(max)) = (
+                kind.get(&config.default_limits),
+                kind.get(&config.max_limits),
+            ) && default > max
+            {
+                return Err(SetupError(format!(
+                    "the default limits.{} ({default}) is above its maximum ({max})",
+                    kind.name()
+                )));
+            }
+        }
         let cgroups = Cgroups::setup(config.cgroups, hierarchies, config.v1_memory)?;
         for (what, limits) in [
             ("default", &config.default_limits),
@@ -124,6 +137,7 @@ impl SandboxExecer {
             local,
             nice: config.niceness.resolve(own_nice),
             oom_score_adj: config.oom_score_adj.resolve(own_oom),
+            own_oom_score_adj: own_oom,
             rlimits,
             config,
             cgroups: Arc::new(cgroups),
@@ -159,7 +173,7 @@ impl SandboxExecer {
         let cgroup = self
             .cgroups
             .create(&limits)
-            .map_err(|(step, source)| SpawnError::Sandbox { step, source })?;
+            .map_err(|(step, error)| SpawnError::Sandbox { step, error })?;
         let result = self.spawn_in(spec, cgroup.as_ref());
         match result {
             // Every limit passed the check, so the cgroup enforces it.
@@ -171,7 +185,7 @@ impl SandboxExecer {
             )),
             Err(error) => {
                 if let Some(cgroup) = cgroup {
-                    cgroup.remove();
+                    self.janitor.dispose(Arc::new(cgroup));
                 }
                 Err(error)
             }
@@ -189,17 +203,17 @@ impl SandboxExecer {
             let fd: OwnedFd = OpenOptions::new()
                 .write(true)
                 .open(file)
-                .map_err(|source| SpawnError::Sandbox {
+                .map_err(|error| SpawnError::Sandbox {
                     step: format!("open {}", file.display()),
-                    source,
+                    error,
                 })?
                 .into();
             procs.push(fd);
         }
         let (report_read, report_write) =
-            sys::report_pipe().map_err(|source| SpawnError::Sandbox {
+            sys::report_pipe().map_err(|error| SpawnError::Sandbox {
                 step: "create a pipe".to_owned(),
-                source,
+                error,
             })?;
         let setup = Arc::new(sys::ChildSetup {
             cgroup_procs: procs,
@@ -215,7 +229,7 @@ impl SandboxExecer {
         result.map_err(|error| match sys::read_report(&report_read) {
             Some((step, errno)) => SpawnError::Sandbox {
                 step: self.describe_step(step, &procs_files),
-                source: io::Error::from_raw_os_error(errno),
+                error: io::Error::from_raw_os_error(errno),
             },
             None => error,
         })
@@ -224,8 +238,9 @@ impl SandboxExecer {
     fn describe_step(&self, step: u8, procs_files: &[std::path::PathBuf]) -> String {
         match step {
             sys::STEP_OOM => format!(
-                "set oom_score_adj to {}",
-                self.oom_score_adj.unwrap_or_default()
+                "set oom_score_adj to {} (a score below agentproc's own, {}, needs CAP_SYS_RESOURCE)",
+                self.oom_score_adj.unwrap_or_default(),
+                self.own_oom_score_adj
             ),
             sys::STEP_NICE => format!("set niceness to {}", self.nice.unwrap_or_default()),
             step if step >= sys::STEP_RLIMIT => {

@@ -74,7 +74,8 @@ pub struct Rlimits {
     pub core_bytes: Option<u64>,
     /// `RLIMIT_AS`: address space in bytes.
     pub address_space_bytes: Option<u64>,
-    /// `RLIMIT_CPU`: CPU seconds; past it the process gets `SIGXCPU`.
+    /// `RLIMIT_CPU`: CPU seconds; past it the process gets `SIGXCPU`, and
+    /// `SIGKILL` one second later.
     pub cpu_seconds: Option<u64>,
     /// `RLIMIT_FSIZE`: the largest file it may write, in bytes.
     pub file_size_bytes: Option<u64>,

@@ -70,9 +70,15 @@ impl ChildSetup {
             }
         }
         for (index, (resource, value)) in self.rlimits.iter().enumerate() {
+            // CPU time: SIGXCPU at the soft limit (which a program may catch
+            // to save its work), SIGKILL a second later at the hard one.
+            let hard = match resource {
+                Resource::Cpu => value.saturating_add(1),
+                _ => *value,
+            };
             let limit = libc::rlimit {
                 rlim_cur: *value,
-                rlim_max: *value,
+                rlim_max: hard,
             };
             // SAFETY: setrlimit reads one rlimit from a live local.
             if unsafe { libc::setrlimit(resource_id(*resource), &limit) } != 0 {

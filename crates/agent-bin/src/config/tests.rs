@@ -442,3 +442,39 @@ fn unix_socket_addresses() {
     });
     assert!(bare.contains("needs a socket path"), "{bare}");
 }
+
+#[test]
+fn sandbox_values_from_the_environment_keep_their_meaning() {
+    Jail::expect_with(|jail| {
+        jail.set_env("AGENTPROC_EXECUTOR", "sandbox");
+        jail.set_env("AGENTPROC_SANDBOX_NICENESS", "+3");
+        jail.set_env("AGENTPROC_SANDBOX_RLIMIT_CPU", "1500ms");
+        let settings = load(&args(), Path::new(NO_SYSTEM_FILE)).expect("loads");
+        let ExecutorSettings::Sandbox(config) = settings.executor else {
+            panic!("sandbox expected");
+        };
+        // Relative, not the absolute 3 a number would mean.
+        assert_eq!(config.niceness, Niceness::Relative(3));
+        assert_eq!(config.rlimits.cpu_seconds, Some(2), "rounded up");
+        Ok(())
+    });
+    let above = error_for(|jail| {
+        jail.set_env("AGENTPROC_SANDBOX_PIDS", "100");
+        jail.set_env("AGENTPROC_SANDBOX_MAX_PIDS", "50");
+        Ok(args())
+    });
+    assert!(
+        above.contains("key \"sandbox_pids\"") && above.contains("above its maximum"),
+        "{above}"
+    );
+    let huge = error_for(|jail| {
+        jail.set_env("AGENTPROC_SANDBOX_PIDS", "99999999999");
+        Ok(args())
+    });
+    assert!(huge.contains("kernel's limit"), "{huge}");
+    let sized = error_for(|jail| {
+        jail.set_env("AGENTPROC_SANDBOX_RLIMIT_NOFILE", "1KiB");
+        Ok(args())
+    });
+    assert!(sized.contains("sandbox_rlimit_nofile"), "{sized}");
+}

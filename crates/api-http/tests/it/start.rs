@@ -311,7 +311,15 @@ async fn limits_are_validated_and_the_local_executor_refuses_them() {
         ),
         (
             r#"{"command":"true","limits":{"cpu_cores":-1}}"#,
-            "limits.cpu_cores must be a number of cores from 0.001 up, like 1.5; got -1.",
+            "limits.cpu_cores must be a number of cores from 0.01 up, like 1.5.",
+        ),
+        (
+            r#"{"command":"true","limits":{"cpu_cores":1e300}}"#,
+            "limits.cpu_cores must be a number of cores from 0.01 up, like 1.5.",
+        ),
+        (
+            r#"{"command":"true","limits":{"pids":99999999999}}"#,
+            "limits.pids must be at most 4194304 (the kernel's limit).",
         ),
         (
             r#"{"command":"true","limits":{"memory_bytes":"512MiB"}}"#,

@@ -139,12 +139,20 @@ impl Cgroups {
         hierarchies: &Hierarchies,
         v1_memory: bool,
     ) -> Result<Self, SetupError> {
+        // The pid and its start time name the owner: a later process with
+        // the same pid (agentproc as PID 1 of a restarted container) is not
+        // mistaken for it.
         let name = format!(
-            "agentproc-{}-{}",
+            "agentproc-{}-{}-{}",
             std::process::id(),
+            own_start_time().unwrap_or(0),
             INSTANCES.fetch_add(1, Ordering::Relaxed)
         );
         let mut warnings = Vec::new();
+        // Whatever this run uses, clear what a dead agentproc left anywhere.
+        for base in hierarchies.v2.iter().chain(hierarchies.v1.values()) {
+            sweep_stale(base, !is_cgroupfs(base));
+        }
         let wants_v2 = matches!(mode, CgroupMode::Auto | CgroupMode::V2 | CgroupMode::Hybrid);
         let wants_v1 = matches!(mode, CgroupMode::Auto | CgroupMode::V1 | CgroupMode::Hybrid);
         let required = |what: &str, problem: String| -> Result<(), SetupError> {
@@ -163,7 +171,6 @@ impl Cgroups {
         match (&hierarchies.v2, wants_v2) {
             (Some(base), true) => {
                 emulated |= !is_cgroupfs(base);
-                sweep_stale(base, emulated);
                 match prepare_v2(base, &name, emulated, &mut warnings) {
                     Ok((dir, controllers)) => {
                         v2 = Some(dir);
@@ -199,8 +206,12 @@ impl Cgroups {
                     continue;
                 };
                 emulated |= !is_cgroupfs(base);
-                sweep_stale(base, emulated);
                 let dir = base.join(&name);
+                // Controllers mounted together (`cpu,cpuacct`) share one.
+                if v1.values().any(|created| *created == dir) {
+                    v1.insert(controller, dir);
+                    continue;
+                }
                 match fs::create_dir(&dir) {
                     Ok(()) => {
                         v1.insert(controller, dir);
@@ -276,6 +287,10 @@ impl Cgroups {
                 Ok(Via::V2)
             } else if v1_ready {
                 Ok(Via::V1)
+            } else if !wants_v1 {
+                Err(format!(
+                    "the cgroup v2 {v2_controller} controller is not usable here (and v1 is excluded by the configuration)"
+                ))
             } else {
                 Err(format!(
                     "neither the cgroup v2 {v2_controller} controller nor a v1 {label} hierarchy is usable here"
@@ -312,6 +327,11 @@ impl Cgroups {
         );
         if mode == CgroupMode::Auto && kind == CgroupKind::None {
             warnings.push(format!("{off_reason}: resource limits are off"));
+        } else if kind != CgroupKind::None && limits.values().all(Result::is_err) {
+            warnings.push(
+                "no resource limit can be enforced with these cgroups (they still give tree kills and accounting)"
+                    .to_owned(),
+            );
         }
         Ok(Self {
             kind,
@@ -427,7 +447,13 @@ impl Cgroups {
                 _ => self.v2.is_none(),
             };
             if needed {
-                cgroup.v1.insert(*controller, make(parent.join(name))?);
+                let dir = parent.join(name);
+                // Controllers mounted together share one directory.
+                if cgroup.v1.values().any(|created| *created == dir) {
+                    cgroup.v1.insert(*controller, dir);
+                } else {
+                    cgroup.v1.insert(*controller, make(dir)?);
+                }
             }
         }
         if wants(LimitKind::Memory) {
@@ -489,7 +515,6 @@ impl Cgroups {
                     .v1_memory_base
                     .as_ref()
                     .ok_or_else(|| "no v1 memory hierarchy".to_owned())?;
-                sweep_stale(base, self.emulated);
                 let dir = base.join(&self.name);
                 match fs::create_dir(&dir) {
                     Ok(()) => Ok(dir),
@@ -511,11 +536,28 @@ impl Cgroups {
         if let Some(Ok(memory)) = self.v1_memory_ready.get() {
             dirs.push(memory);
         }
+        dirs.dedup();
         for dir in dirs {
-            if let Err(error) = remove_dir(dir, self.emulated) {
-                tracing::warn!(cgroup = %dir.display(), %error, "cannot remove agentproc's cgroup");
+            match remove_tree(dir, self.emulated) {
+                Ok(()) => {}
+                // Still in use: processes outlived the sandbox.
+                Err(error) if error.raw_os_error() == Some(libc::EBUSY) => {
+                    tracing::debug!(cgroup = %dir.display(), "agentproc's cgroup is still in use");
+                }
+                Err(error) => {
+                    tracing::warn!(cgroup = %dir.display(), %error, "cannot remove agentproc's cgroup");
+                }
             }
         }
+    }
+}
+
+impl Drop for Cgroups {
+    /// A sandbox that failed to set up, or was dropped without shutdown,
+    /// leaves no empty cgroups behind (non-empty ones stay: their processes
+    /// run on).
+    fn drop(&mut self) {
+        self.remove_parents();
     }
 }
 
@@ -582,22 +624,15 @@ impl ProcessCgroup {
             .or_else(|| self.v1.values().next())
     }
 
-    /// The pids of every member.
+    /// The pids of every member, including those in cgroups the tree made
+    /// below its own (a command may create sub-cgroups).
     pub(crate) fn members(&self) -> io::Result<Vec<u32>> {
         let Some(dir) = self.tracking_dir() else {
             return Ok(Vec::new());
         };
-        let text = match fs::read_to_string(dir.join("cgroup.procs")) {
-            Ok(text) => text,
-            // Removed once it emptied: nobody is left.
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(error) => return Err(error),
-        };
-        Ok(text
-            .split_whitespace()
-            .filter_map(|pid| pid.parse().ok())
-            .filter(|pid| *pid != 0)
-            .collect())
+        let mut members = Vec::new();
+        collect_members(dir, &mut members)?;
+        Ok(members)
     }
 
     /// Whether any process is left in it.
@@ -704,12 +739,16 @@ impl ProcessCgroup {
         stats
     }
 
-    /// Removes every directory of it. `true` once all are gone; `false`
-    /// while members remain (the caller retries later).
+    /// Removes every directory of it (sub-cgroups first). `true` once all
+    /// are gone; `false` while members remain (the caller retries later).
+    /// Never waits: the kernel may report a just-emptied cgroup busy for a
+    /// moment, and the next attempt then succeeds.
     pub(crate) fn remove(&self) -> bool {
         let mut done = true;
-        for dir in self.v2.iter().chain(self.v1.values()) {
-            match remove_dir(dir, self.emulated) {
+        let mut dirs: Vec<&PathBuf> = self.v2.iter().chain(self.v1.values()).collect();
+        dirs.dedup();
+        for dir in dirs {
+            match remove_tree(dir, self.emulated) {
                 Ok(()) => {}
                 Err(error) if error.raw_os_error() == Some(libc::EBUSY) => done = false,
                 Err(error) => {
@@ -917,87 +956,162 @@ fn move_self_to_leaf(base: &Path) -> Result<PathBuf, String> {
 }
 
 /// Kills and removes cgroups that an agentproc which is no longer running
-/// left under `base` (after a crash).
+/// left under `base` (after a crash). Waits (briefly) for what it killed to
+/// go, so the directories can be removed.
 fn sweep_stale(base: &Path, emulated: bool) {
     let Ok(entries) = fs::read_dir(base) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(name) = name.to_str() else {
+        let Some(owner) = name.to_str().and_then(stale_owner) else {
             continue;
         };
-        let Some(owner) = stale_owner(name) else {
-            continue;
-        };
-        if Path::new(&format!("/proc/{owner}")).exists() {
+        if owner.is_alive() {
             continue;
         }
         let dir = entry.path();
         tracing::warn!(cgroup = %dir.display(), "removing cgroups an earlier agentproc left behind");
-        if let Ok(children) = fs::read_dir(&dir) {
-            for child in children.flatten().filter(|c| c.path().is_dir()) {
-                kill_all(&child.path());
-                let _ = remove_dir(&child.path(), emulated);
+        let mut members = Vec::new();
+        let _ = collect_members(&dir, &mut members);
+        kill_all(&dir, &members);
+        let deadline = Instant::now() + STALE_KILL_WAIT;
+        loop {
+            match remove_tree(&dir, emulated) {
+                Ok(()) => break,
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(error) => {
+                    tracing::warn!(cgroup = %dir.display(), %error, "cannot remove a stale cgroup");
+                    break;
+                }
             }
-        }
-        kill_all(&dir);
-        if let Err(error) = remove_dir(&dir, emulated) {
-            tracing::warn!(cgroup = %dir.display(), %error, "cannot remove a stale cgroup");
         }
     }
 }
 
-/// The pid in `agentproc-<pid>-<n>` or `agentproc-self-<pid>`.
-fn stale_owner(name: &str) -> Option<u32> {
-    let rest = name.strip_prefix("agentproc-")?;
-    let pid = match rest.strip_prefix("self-") {
-        Some(pid) => pid,
-        None => rest.split_once('-')?.0,
-    };
-    pid.parse().ok()
+/// How long the sweep waits for killed leftovers to exit.
+const STALE_KILL_WAIT: Duration = Duration::from_secs(2);
+
+/// Who made an `agentproc-…` cgroup.
+#[derive(Debug, PartialEq, Eq)]
+struct Owner {
+    pid: u32,
+    /// Its start time (clock ticks after boot); `None` in the older
+    /// `agentproc-<pid>-<n>` and `agentproc-self-<pid>` names.
+    start_time: Option<u64>,
 }
 
-/// Best effort: `SIGKILL` to every process listed in `dir`, waiting briefly
-/// for them to go (used only for stale cgroups).
-fn kill_all(dir: &Path) {
-    if write_control(&dir.join("cgroup.kill"), "1", false).is_err()
-        && let Ok(procs) = fs::read_to_string(dir.join("cgroup.procs"))
-    {
-        for pid in procs.split_whitespace().filter_map(|pid| pid.parse().ok()) {
+impl Owner {
+    /// Whether that very process still runs (not a zombie, not a later
+    /// process with the same pid).
+    fn is_alive(&self) -> bool {
+        match process_stat(self.pid) {
+            Some((state, start_time)) => {
+                state != 'Z'
+                    && self
+                        .start_time
+                        .is_none_or(|expected| expected == start_time)
+            }
+            None => false,
+        }
+    }
+}
+
+/// `agentproc-<pid>-<start time>-<n>`, `agentproc-<pid>-<n>` (older) or
+/// `agentproc-self-<pid>`.
+fn stale_owner(name: &str) -> Option<Owner> {
+    let rest = name.strip_prefix("agentproc-")?;
+    if let Some(pid) = rest.strip_prefix("self-") {
+        return Some(Owner {
+            pid: pid.parse().ok()?,
+            start_time: None,
+        });
+    }
+    let parts: Vec<&str> = rest.split('-').collect();
+    let numbers: Option<Vec<u64>> = parts.iter().map(|part| part.parse().ok()).collect();
+    match numbers?.as_slice() {
+        [pid, start_time, _] => Some(Owner {
+            pid: u32::try_from(*pid).ok()?,
+            start_time: Some(*start_time),
+        }),
+        [pid, _] => Some(Owner {
+            pid: u32::try_from(*pid).ok()?,
+            start_time: None,
+        }),
+        _ => None,
+    }
+}
+
+/// The state and start time of process `pid`, from `/proc/<pid>/stat`.
+fn process_stat(pid: u32) -> Option<(char, u64)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    Some((
+        fields.first()?.chars().next()?,
+        fields.get(19)?.parse().ok()?,
+    ))
+}
+
+/// This process's start time (clock ticks after boot).
+fn own_start_time() -> Option<u64> {
+    process_stat(std::process::id()).map(|(_, start_time)| start_time)
+}
+
+/// `SIGKILL` to a whole stale tree: `cgroup.kill` where there is one, else
+/// every listed member.
+fn kill_all(dir: &Path, members: &[u32]) {
+    if write_control(&dir.join("cgroup.kill"), "1", false).is_err() {
+        for pid in members.iter().copied() {
             send(pid, Signal::Kill);
         }
     }
 }
 
-/// `rmdir`, retried briefly while the kernel still reports the cgroup busy
-/// (it does for a moment after its last process exits).
-fn remove_dir(dir: &Path, emulated: bool) -> io::Result<()> {
+/// The members of `dir` and of every cgroup below it.
+fn collect_members(dir: &Path, members: &mut Vec<u32>) -> io::Result<()> {
+    let text = match fs::read_to_string(dir.join("cgroup.procs")) {
+        Ok(text) => text,
+        // Removed once it emptied: nobody is left.
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error),
+    };
+    members.extend(
+        text.split_whitespace()
+            .filter_map(|pid| pid.parse::<u32>().ok())
+            .filter(|pid| *pid != 0),
+    );
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+                collect_members(&entry.path(), members)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `rmdir` of `dir` and the cgroups below it, deepest first. On a plain
+/// (emulated) tree, a recursive removal.
+fn remove_tree(dir: &Path, emulated: bool) -> io::Result<()> {
     if emulated {
         return match fs::remove_dir_all(dir) {
             Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
             other => other,
         };
     }
-    let started = Instant::now();
-    loop {
-        match fs::remove_dir(dir) {
-            Ok(()) => return Ok(()),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(error)
-                if error.raw_os_error() == Some(libc::EBUSY)
-                    && started.elapsed() < Duration::from_millis(20)
-                    && !has_members(dir) =>
-            {
-                std::thread::sleep(Duration::from_micros(500));
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+                remove_tree(&entry.path(), false)?;
             }
-            Err(error) => return Err(error),
         }
     }
-}
-
-fn has_members(dir: &Path) -> bool {
-    fs::read_to_string(dir.join("cgroup.procs")).is_ok_and(|procs| !procs.trim().is_empty())
+    match fs::remove_dir(dir) {
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
 }
 
 /// Writes a control file. On an emulated tree the file is created.
@@ -1072,10 +1186,47 @@ mod tests {
 
     #[test]
     fn stale_cgroup_names() {
-        assert_eq!(stale_owner("agentproc-123-0"), Some(123));
-        assert_eq!(stale_owner("agentproc-self-77"), Some(77));
+        let owner = |pid, start_time| Some(Owner { pid, start_time });
+        assert_eq!(stale_owner("agentproc-123-4567-0"), owner(123, Some(4567)));
+        assert_eq!(stale_owner("agentproc-123-0"), owner(123, None));
+        assert_eq!(stale_owner("agentproc-self-77"), owner(77, None));
         assert_eq!(stale_owner("agentproc-x-1"), None);
         assert_eq!(stale_owner("system.slice"), None);
         assert_eq!(stale_owner("agentproc-5"), None);
+    }
+
+    #[test]
+    fn an_owner_is_alive_only_with_its_own_start_time() {
+        let me = std::process::id();
+        let started = own_start_time().expect("start time");
+        assert!(
+            Owner {
+                pid: me,
+                start_time: Some(started)
+            }
+            .is_alive()
+        );
+        assert!(
+            Owner {
+                pid: me,
+                start_time: None
+            }
+            .is_alive()
+        );
+        // Same pid, another start: a later process, so the owner is gone.
+        assert!(
+            !Owner {
+                pid: me,
+                start_time: Some(started + 1)
+            }
+            .is_alive()
+        );
+        assert!(
+            !Owner {
+                pid: u32::MAX - 1,
+                start_time: None
+            }
+            .is_alive()
+        );
     }
 }

@@ -164,9 +164,15 @@ async fn a_failed_setup_step_is_named_and_nothing_runs() {
         ..SandboxConfig::default()
     });
     match sandbox.spawn_sandboxed(&sh("true")) {
-        Err(SpawnError::Sandbox { step, source }) => {
-            assert_eq!(step, format!("set oom_score_adj to {}", own_oom - 1));
-            assert_eq!(source.raw_os_error(), Some(libc::EACCES), "{source}");
+        Err(SpawnError::Sandbox { step, error }) => {
+            assert_eq!(
+                step,
+                format!(
+                    "set oom_score_adj to {} (a score below agentproc's own, {own_oom}, needs CAP_SYS_RESOURCE)",
+                    own_oom - 1
+                )
+            );
+            assert_eq!(error.raw_os_error(), Some(libc::EACCES), "{error}");
         }
         Err(other) => panic!("unexpected error: {other}"),
         Ok(child) => {
@@ -791,6 +797,24 @@ async fn cgroups_of_a_dead_agentproc_are_swept() {
     fake::set(&dead.join("3"), "cgroup.procs", "");
     let alive = base.join(format!("agentproc-{}-99", std::process::id()));
     std::fs::create_dir_all(&alive).expect("live");
+    // Our pid but another start time: an earlier process that had our pid
+    // (a restarted container's PID 1), so dead.
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("stat");
+    let start_time: u64 = stat
+        .rsplit_once(')')
+        .expect("comm")
+        .1
+        .split_whitespace()
+        .nth(19)
+        .expect("start time")
+        .parse()
+        .expect("number");
+    let reused = base.join(format!(
+        "agentproc-{}-{}-0",
+        std::process::id(),
+        start_time.saturating_sub(1)
+    ));
+    std::fs::create_dir_all(reused.join("1/nested")).expect("reused");
     let unrelated = base.join("user.slice");
     std::fs::create_dir_all(&unrelated).expect("other");
     let sandbox = SandboxExecer::with_hierarchies(
@@ -800,7 +824,56 @@ async fn cgroups_of_a_dead_agentproc_are_swept() {
     )
     .expect("setup");
     assert!(!dead.exists(), "the dead agentproc's cgroups are gone");
+    assert!(!reused.exists(), "a reused pid's cgroups are gone");
     assert!(alive.exists(), "a live agentproc's cgroups stay");
     assert!(unrelated.exists(), "cgroups not named like ours stay");
+    sandbox.shutdown(Duration::from_secs(5)).await;
+}
+
+/// A command may make cgroups of its own below its cgroup (a test suite, a
+/// container runtime): signals still reach every member, and cleanup removes
+/// them too.
+#[tokio::test]
+async fn members_in_sub_cgroups_are_signalled_and_cleaned_up() {
+    let sandbox = sandbox(SandboxConfig::default());
+    let Some(v2) = agentproc_exec_sandbox::Hierarchies::of_this_process()
+        .ok()
+        .and_then(|found| found.v2)
+    else {
+        assert!(host_can("use cgroup v2", false));
+        return;
+    };
+    if !host_can("use cgroups", sandbox.cgroup_kind() != CgroupKind::None) {
+        return;
+    }
+    // The command finds its own v2 cgroup, makes `sub`, and moves a child
+    // there.
+    let mut spec = sh(
+        "d=\"$V2$(sed -n 's/^0:://p' /proc/self/cgroup)\"; mkdir \"$d/sub\"; \
+         sh -c 'echo $$ > \"$1/sub/cgroup.procs\"; echo $$; exec sleep 300' moved \"$d\" & wait",
+    );
+    spec.env.insert("V2".into(), v2.into_os_string());
+    let child = sandbox.spawn_sandboxed(&spec).expect("spawn");
+    let mut lines = BufReader::new(child.take_output().expect("output")).lines();
+    let moved: u32 = lines
+        .next_line()
+        .await
+        .expect("read")
+        .expect("a pid")
+        .parse()
+        .expect("pid");
+    let dirs = child.cgroup_dirs();
+    assert!(dirs.iter().any(|dir| dir.join("sub").is_dir()), "{dirs:?}");
+    child.signal(Signal::Terminate).expect("terminate");
+    child.wait().await.expect("wait");
+    assert!(
+        agentproc_exec_local::wait_until_dead(&[moved], Duration::from_secs(30)).is_empty(),
+        "the member of the sub-cgroup survived"
+    );
+    wait_until_empty(&dirs);
+    assert_eq!(sandbox.collect_garbage(), 0);
+    for dir in &dirs {
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
     sandbox.shutdown(Duration::from_secs(5)).await;
 }
