@@ -64,11 +64,9 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-/// The git revision the binary was built from, when the build knew it.
-pub const REVISION: &str = match option_env!("AGENTPROC_GIT_REVISION") {
-    Some(revision) => revision,
-    None => "unknown",
-};
+/// The git revision the binary was built from ("unknown" outside a git
+/// checkout).
+pub const REVISION: &str = env!("AGENTPROC_GIT_REVISION");
 
 impl Metrics {
     /// Metrics fed by `manager`'s events from now on.

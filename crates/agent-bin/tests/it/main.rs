@@ -125,16 +125,33 @@ fn is_dead(pid: u32) -> bool {
 fn version_and_help() {
     let output = Command::new(BIN).arg("--version").output().expect("run");
     assert!(output.status.success());
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout).trim(),
-        format!("agentproc {}", env!("CARGO_PKG_VERSION"))
+    // The version, then the git revision it was built from.
+    let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let prefix = format!("agentproc {} (", env!("CARGO_PKG_VERSION"));
+    assert!(
+        version.starts_with(&prefix) && version.ends_with(')'),
+        "{version}"
     );
+    let revision = &version[prefix.len()..version.len() - 1];
+    if let Ok(head) = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        && head.status.success()
+    {
+        assert_eq!(revision, String::from_utf8_lossy(&head.stdout).trim());
+    }
     let output = Command::new(BIN)
         .args(["serve", "--help"])
         .output()
         .expect("run");
     let help = String::from_utf8_lossy(&output.stdout);
-    for flag in ["--listen", "--workdir", "--config", "--log-format"] {
+    for flag in [
+        "--listen",
+        "--workdir",
+        "--config",
+        "--log-format",
+        "--insecure-no-auth",
+    ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
 }

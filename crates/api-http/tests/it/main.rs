@@ -8,6 +8,7 @@ mod deadlines;
 mod lifecycle;
 mod limits;
 mod list;
+mod metrics;
 mod output;
 mod signal;
 mod start;
