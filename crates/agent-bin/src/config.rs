@@ -56,6 +56,8 @@ pub const KEYS: &[&str] = &[
     "output_max_total_bytes",
     "stream_keepalive",
     "stdin_timeout",
+    "audit_log",
+    "audit_log_max_bytes",
     "executor",
     "sandbox_cgroups",
     "sandbox_v1_memory",
@@ -114,6 +116,9 @@ pub struct RawConfig {
     stream_keepalive: Duration,
     #[serde(deserialize_with = "duration")]
     stdin_timeout: Duration,
+    audit_log: PathBuf,
+    #[serde(deserialize_with = "size")]
+    audit_log_max_bytes: u64,
     executor: String,
     sandbox_cgroups: String,
     sandbox_v1_memory: bool,
@@ -170,6 +175,8 @@ pub struct Settings {
     pub api: ApiConfig,
     /// Which executor runs commands, and the sandbox's policy.
     pub executor: ExecutorSettings,
+    /// The audit log, when one is configured.
+    pub audit: Option<crate::audit::AuditSettings>,
 }
 
 /// Where the API listens.
@@ -550,7 +557,18 @@ impl RawConfig {
             ));
         }
         let executor = self.executor_settings(&invalid)?;
+        let audit = if self.audit_log.as_os_str().is_empty() {
+            None
+        } else {
+            Some(crate::audit::AuditSettings {
+                path: std::path::absolute(&self.audit_log).map_err(|error| {
+                    invalid("audit_log", format!("cannot make it absolute: {error}"))
+                })?,
+                max_bytes: self.audit_log_max_bytes,
+            })
+        };
         Ok(Settings {
+            audit,
             executor,
             listen,
             workdir: Some(self.workdir).filter(|dir| !dir.as_os_str().is_empty()),

@@ -4,6 +4,7 @@
 //! This is the only crate that reads environment variables, files and flags,
 //! and the only one that picks implementations (which executor, which clock).
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod logging;

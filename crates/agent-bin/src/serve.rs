@@ -191,6 +191,13 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
         executor,
         Arc::new(SystemClock),
     );
+    let audit = match &settings.audit {
+        Some(audit) => {
+            tracing::info!(path = %audit.path.display(), "audit log");
+            Some(crate::audit::start(&manager, audit)?)
+        }
+        None => None,
+    };
     let app = router(ApiState::with_config(manager.clone(), settings.api.clone()));
 
     if !settings.listen.is_local() {
@@ -267,6 +274,12 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
         }
     }
     drop(socket_file);
+    if let Some(audit) = audit {
+        // Every exit of the shutdown is in the audit log before we exit.
+        tokio::task::spawn_blocking(move || audit.flush(std::time::Duration::from_secs(5)))
+            .await
+            .ok();
+    }
     tracing::info!("agentproc stopped");
     Ok(())
 }

@@ -796,3 +796,71 @@ fn a_public_address_without_a_token_is_refused() {
         "{message}"
     );
 }
+
+/// The audit log records start (variable names, never values), signal and
+/// exit, and shutdown waits for the last line; `/metrics` counts the same.
+#[test]
+fn audit_log_and_metrics() {
+    let state = state_dir();
+    std::fs::create_dir_all(&state).expect("state dir");
+    let audit = state.join("audit/audit.jsonl");
+    let audit_env = audit.to_string_lossy().into_owned();
+    let server = start_server_in(&state, &[("AGENTPROC_AUDIT_LOG", audit_env.as_str())]);
+    let started = server.json(
+        "POST",
+        "/api/v0/processes/start",
+        r#"{"command":"echo hi; sleep 300","env":{"API_KEY":"hunter2"}}"#,
+    );
+    let id = started["id"].as_str().expect("id").to_owned();
+    server.json(
+        "GET",
+        &format!("/api/v0/processes/{id}/output?wait=true&until=output"),
+        "",
+    );
+    server.json(
+        "POST",
+        &format!("/api/v0/processes/{id}/signal"),
+        r#"{"signal":"kill"}"#,
+    );
+    server.json(
+        "GET",
+        &format!("/api/v0/processes/{id}/output?wait=true"),
+        "",
+    );
+    let (status, metrics) = server.request("GET", "/metrics", "");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("agentproc_processes_exited_total{reason=\"killed\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(server.terminate().code(), Some(0));
+
+    let text = std::fs::read_to_string(&audit).expect("audit log");
+    assert!(
+        !text.contains("hunter2"),
+        "a variable's value leaked:\n{text}"
+    );
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("json line"))
+        .collect();
+    let events: Vec<&str> = records
+        .iter()
+        .map(|r| r["event"].as_str().expect("event"))
+        .collect();
+    assert_eq!(events, ["start", "signal", "exit"], "{text}");
+    assert_eq!(records[0]["process_id"], id.as_str());
+    assert_eq!(records[0]["command"], "echo hi; sleep 300");
+    assert_eq!(records[0]["env_keys"], serde_json::json!(["API_KEY"]));
+    assert_eq!(records[1]["signal"], "SIGKILL");
+    assert_eq!(records[2]["reason"], "killed");
+    assert_eq!(records[2]["output_bytes"], 3);
+    assert!(records[2]["time_unix_ms"].as_u64().is_some());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&audit)
+        .expect("meta")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let _ = std::fs::remove_dir_all(&state);
+}
