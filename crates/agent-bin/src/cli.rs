@@ -29,6 +29,105 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP API server (until SIGTERM or Ctrl-C).
     Serve(ServeArgs),
+    /// Run a command on a server, stream its output live, and exit with its
+    /// exit code (128+N when a signal ended it). Ctrl-C sends it
+    /// `interrupt`; a second Ctrl-C sends `kill`.
+    Run(RunArgs),
+    /// List processes (running first, then newest).
+    Ps(ClientArgs),
+    /// Print a process's output (all of it that is kept).
+    Logs(LogsArgs),
+    /// Send a signal to a process's whole process tree.
+    Kill(KillArgs),
+    /// Wait until a process exits, and exit with its exit code.
+    Wait(WaitArgs),
+}
+
+/// How the client commands reach the server.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// The server: http://HOST:PORT or unix:/path/to.sock.
+    #[arg(
+        long,
+        env = "AGENTPROC_SERVER",
+        default_value = "http://127.0.0.1:4242"
+    )]
+    pub server: String,
+
+    /// The bearer token, when the server requires one.
+    #[arg(long, env = "AGENTPROC_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Print the server's JSON instead of human-readable text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `agentproc run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// How to reach the server.
+    #[command(flatten)]
+    pub client: ClientArgs,
+
+    /// Working directory of the command [default: the server's].
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<String>,
+
+    /// An environment variable for the command (repeatable).
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+
+    /// Stop the command after this long (SIGTERM, then SIGKILL), e.g. 30s.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+
+    /// The command: its words are joined with spaces into one shell command
+    /// line, as ssh does (quote what the remote shell must see).
+    #[arg(trailing_var_arg = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// `agentproc logs`.
+#[derive(Debug, Clone, Args)]
+pub struct LogsArgs {
+    /// How to reach the server.
+    #[command(flatten)]
+    pub client: ClientArgs,
+
+    /// Keep printing output as it comes, until the process exits (then exit
+    /// with its code).
+    #[arg(short, long)]
+    pub follow: bool,
+
+    /// The process id.
+    pub id: String,
+}
+
+/// `agentproc kill`.
+#[derive(Debug, Clone, Args)]
+pub struct KillArgs {
+    /// How to reach the server.
+    #[command(flatten)]
+    pub client: ClientArgs,
+
+    /// terminate, kill, interrupt or hangup.
+    #[arg(long, short, default_value = "terminate")]
+    pub signal: String,
+
+    /// The process id.
+    pub id: String,
+}
+
+/// `agentproc wait`.
+#[derive(Debug, Clone, Args)]
+pub struct WaitArgs {
+    /// How to reach the server.
+    #[command(flatten)]
+    pub client: ClientArgs,
+
+    /// The process id.
+    pub id: String,
 }
 
 /// Flags of `agentproc serve`. Each overrides the configuration key of the

@@ -6,6 +6,8 @@
 
 pub mod audit;
 pub mod cli;
+pub mod client;
+pub mod commands;
 pub mod config;
 pub mod logging;
 pub mod serve;

@@ -11,7 +11,32 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let client_command =
+        |command: std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<u8>>>>| {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    eprintln!("agentproc: cannot start the async runtime: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(command) {
+                Ok(code) => ExitCode::from(code),
+                Err(error) => {
+                    eprintln!("agentproc: {error:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        };
     match cli.command {
+        Command::Run(args) => client_command(Box::pin(agentproc::commands::run(args))),
+        Command::Ps(args) => client_command(Box::pin(agentproc::commands::ps(args))),
+        Command::Logs(args) => client_command(Box::pin(agentproc::commands::logs(args))),
+        Command::Kill(args) => client_command(Box::pin(agentproc::commands::kill(args))),
+        Command::Wait(args) => client_command(Box::pin(agentproc::commands::wait(args))),
         Command::Serve(args) => {
             let settings = match config::load(&args, Path::new(SYSTEM_CONFIG)) {
                 Ok(settings) => settings,

@@ -814,7 +814,7 @@ fn audit_log_and_metrics() {
     let id = started["id"].as_str().expect("id").to_owned();
     server.json(
         "GET",
-        &format!("/api/v0/processes/{id}/output?wait=true&until=output"),
+        &format!("/api/v0/processes/{id}/output?wait=true&until=output&cursor=0"),
         "",
     );
     server.json(
@@ -863,4 +863,102 @@ fn audit_log_and_metrics() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
     let _ = std::fs::remove_dir_all(&state);
+}
+
+/// `agentproc run` against a real server: output streams live (a line
+/// arrives while the command still waits), the exit code comes back, and
+/// Ctrl-C reaches the command as SIGINT.
+#[test]
+fn the_cli_runs_streams_and_forwards_ctrl_c() {
+    let server = start_server(&[]);
+    let address = format!("http://{}", server.address);
+    let gate = fifo("cli-gate");
+    let mut run = Command::new(BIN)
+        .args(["run", "--server", &address, "--env", "WORD=second", "--"])
+        .arg(format!(
+            "echo first; read _ < {}; echo $WORD; exit 3",
+            gate.display()
+        ))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("agentproc run");
+    let mut stdout = BufReader::new(run.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("read");
+    // Printed while the command is still blocked on the FIFO: live.
+    assert_eq!(line, "first\n");
+    std::fs::write(&gate, "go\n").expect("open the gate");
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).expect("read");
+    assert_eq!(rest, "second\n");
+    assert_eq!(run.wait().expect("wait").code(), Some(3));
+
+    // Ctrl-C: the command traps SIGINT and says so (its foreground `sleep`
+    // gets the SIGINT too, so the trap runs at once).
+    let mut run = Command::new(BIN)
+        .args(["run", "--server", &address, "--"])
+        .arg("trap 'echo got INT; exit 7' INT; echo ready; while :; do sleep 1; done")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("agentproc run");
+    let mut stdout = BufReader::new(run.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("read");
+    assert_eq!(line, "ready\n");
+    signal(run.id(), libc::SIGINT);
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).expect("read");
+    assert_eq!(rest, "got INT\n");
+    assert_eq!(run.wait().expect("wait").code(), Some(7));
+
+    // ps, logs, kill and wait on the same server.
+    let ps = Command::new(BIN)
+        .args(["ps", "--server", &address])
+        .output()
+        .expect("ps");
+    let table = String::from_utf8_lossy(&ps.stdout);
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(table.contains("exited 3"), "{table}");
+    let started = server.json(
+        "POST",
+        "/api/v0/processes/start",
+        r#"{"command":"echo logged; sleep 300"}"#,
+    );
+    let id = started["id"].as_str().expect("id").to_owned();
+    server.json(
+        "GET",
+        &format!("/api/v0/processes/{id}/output?wait=true&until=output&cursor=0"),
+        "",
+    );
+    let logs = Command::new(BIN)
+        .args(["logs", "--server", &address, &id])
+        .output()
+        .expect("logs");
+    assert_eq!(String::from_utf8_lossy(&logs.stdout), "logged\n");
+    let kill = Command::new(BIN)
+        .args(["kill", "--server", &address, "--signal", "kill", &id])
+        .output()
+        .expect("kill");
+    assert!(
+        kill.status.success(),
+        "{}",
+        String::from_utf8_lossy(&kill.stderr)
+    );
+    let wait = Command::new(BIN)
+        .args(["wait", "--server", &address, &id])
+        .output()
+        .expect("wait");
+    assert_eq!(wait.status.code(), Some(128 + 9));
+    let missing = Command::new(BIN)
+        .args(["wait", "--server", &address, "nope"])
+        .output()
+        .expect("wait");
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&missing.stderr),
+        "agentproc: Process \"nope\" not found.\n"
+    );
+    assert_eq!(server.terminate().code(), Some(0));
 }

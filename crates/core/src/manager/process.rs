@@ -186,14 +186,16 @@ impl Process {
     }
 
     pub(super) fn append_output(&self, bytes: &[u8]) {
-        if let Some(log) = &self.log {
-            log.append(bytes);
-        }
+        // The snapshot first: a wait that wakes on the log (`until=match`,
+        // `until=output`) must find the bytes in the snapshot it answers with.
         let total = {
             let mut state = lock(&self.state);
             state.buffer.write(bytes);
             state.buffer.total_written()
         };
+        if let Some(log) = &self.log {
+            log.append(bytes);
+        }
         self.written.send_replace(total);
     }
 

@@ -418,3 +418,40 @@ async fn a_reaped_process_takes_its_log_with_it() {
     store.settled().await;
     assert!(!store.config().dir.join(info.id.to_string()).exists());
 }
+
+/// A wait woken by the log answers with a snapshot that already holds the
+/// bytes it woke on (the snapshot is written before the log).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_woken_wait_sees_its_bytes_in_the_snapshot() {
+    let h = logged();
+    let (info, child) = h.start_cmd("chatty").await;
+    let mut total = 0;
+    for round in 0..2000 {
+        let line = format!("line {round}\n");
+        total += line.len() as u64;
+        child.write(line.as_bytes());
+        let outcome = h
+            .manager
+            .wait_until(
+                info.id,
+                None,
+                Until::Output {
+                    after: Some(total - 1),
+                },
+                FOREVER,
+                None,
+            )
+            .await
+            .expect("wait");
+        assert_eq!(outcome.result, WaitResult::Output);
+        assert!(
+            // Coder's format puts a newline where the head meets the tail.
+            outcome
+                .snapshot
+                .output
+                .replace('\n', "")
+                .ends_with(line.trim_end()),
+            "round {round}: the snapshot lags the log"
+        );
+    }
+}

@@ -1,0 +1,446 @@
+//! The CLI client commands: `run`, `ps`, `logs`, `kill`, `wait`. Each talks
+//! to a running server over the HTTP API; human-readable output by default,
+//! the server's JSON with `--json`.
+
+use std::io::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+
+use crate::cli::{ClientArgs, KillArgs, LogsArgs, RunArgs, WaitArgs};
+use crate::client::{Client, Server, ServerError};
+
+const PROCESSES: &str = "/api/v0/processes";
+
+/// The client for `args`.
+///
+/// # Errors
+/// When `--server` is not an address.
+pub fn client(args: &ClientArgs) -> anyhow::Result<Client> {
+    Ok(Client::new(
+        Server::parse(&args.server)?,
+        args.token.clone(),
+    ))
+}
+
+/// `agentproc run`: start, stream the output live, exit with the process's
+/// code. Ctrl-C is forwarded as `interrupt`; a second Ctrl-C sends `kill`.
+///
+/// # Errors
+/// When the server cannot be reached or refuses the start.
+pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let client = client(&args.client)?;
+    anyhow::ensure!(
+        !args.command.is_empty(),
+        "nothing to run: give a command after --"
+    );
+    let mut env = serde_json::Map::new();
+    for pair in &args.env {
+        let (name, value) = pair
+            .split_once('=')
+            .with_context(|| format!("--env {pair:?} is not NAME=VALUE"))?;
+        env.insert(name.to_owned(), Value::String(value.to_owned()));
+    }
+    let mut body = json!({
+        "command": args.command.join(" "),
+        "env": env,
+    });
+    if let Some(dir) = &args.workdir {
+        body["workdir"] = json!(dir);
+    }
+    if let Some(timeout) = args.timeout {
+        body["timeout_ms"] = json!(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+    }
+    let started = client.post(&format!("{PROCESSES}/start"), &body).await?;
+    let id = started["id"]
+        .as_str()
+        .context("the server gave no process id")?
+        .to_owned();
+    if args.client.json {
+        eprintln!("{started}");
+    }
+
+    let interrupts = tokio::spawn(forward_interrupts(client.clone(), id.clone()));
+    let outcome = follow(&client, &id, args.client.json, true).await;
+    interrupts.abort();
+    let last = outcome?;
+    Ok(exit_code_of(&last))
+}
+
+/// Forwards Ctrl-C: `interrupt` first, `kill` after that.
+async fn forward_interrupts(client: Client, id: String) {
+    let Ok(mut interrupts) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+    else {
+        return;
+    };
+    let mut count = 0;
+    while interrupts.recv().await.is_some() {
+        count += 1;
+        let signal = if count == 1 { "interrupt" } else { "kill" };
+        eprintln!("agentproc: sending {signal} to {id}");
+        let _ = client
+            .post(
+                &format!("{PROCESSES}/{id}/signal"),
+                &json!({ "signal": signal }),
+            )
+            .await;
+    }
+}
+
+/// Prints the process's output as it comes until it exits; returns the
+/// final state. Uses the stream route, or waits for the snapshot when the
+/// server keeps no logs.
+async fn follow(
+    client: &Client,
+    id: &str,
+    json_lines: bool,
+    from_start: bool,
+) -> anyhow::Result<Value> {
+    let cursor = if from_start {
+        0
+    } else {
+        current_end(client, id).await?
+    };
+    match client
+        .open(&format!("{PROCESSES}/{id}/stream?cursor={cursor}"))
+        .await
+    {
+        Ok(response) => stream(response, json_lines).await,
+        Err(error)
+            if error
+                .downcast_ref::<ServerError>()
+                .is_some_and(|e| e.status == hyper::StatusCode::NOT_IMPLEMENTED) =>
+        {
+            // No full logs on this server: the head/tail view at the end.
+            let last = wait_for_exit(client, id).await?;
+            if json_lines {
+                println!("{last}");
+            } else {
+                print!("{}", last["output"].as_str().unwrap_or_default());
+            }
+            Ok(last)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Where the log ends now (to follow only new output).
+async fn current_end(client: &Client, id: &str) -> anyhow::Result<u64> {
+    let chunk = client
+        .get(&format!(
+            "{PROCESSES}/{id}/output?cursor=18446744073709551615"
+        ))
+        .await;
+    match chunk {
+        Ok(chunk) => Ok(chunk["next_cursor"].as_u64().unwrap_or(0)),
+        Err(_) => Ok(0),
+    }
+}
+
+/// Reads Server-Sent Events: prints `output` events, returns the `exit`.
+async fn stream(
+    response: hyper::Response<hyper::body::Incoming>,
+    json_lines: bool,
+) -> anyhow::Result<Value> {
+    let mut body = response.into_body();
+    let mut pending = String::new();
+    let mut stdout = std::io::stdout();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.context("the stream broke")?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        pending.push_str(&String::from_utf8_lossy(&data));
+        while let Some(end) = pending.find("\n\n") {
+            let event: String = pending.drain(..end + 2).collect();
+            let (kind, data) = parse_event(&event);
+            let Some(data) = data else {
+                continue;
+            };
+            let value: Value = serde_json::from_str(&data).context("a stream event is not JSON")?;
+            match kind.as_deref() {
+                Some("output") => {
+                    if json_lines {
+                        println!("{value}");
+                    } else {
+                        print!("{}", value["output"].as_str().unwrap_or_default());
+                    }
+                    let _ = stdout.flush();
+                }
+                Some("exit") => {
+                    if json_lines {
+                        println!("{value}");
+                    }
+                    return Ok(value);
+                }
+                Some("error") => bail!(
+                    "the stream failed: {}",
+                    value["message"].as_str().unwrap_or("unknown error")
+                ),
+                _ => {}
+            }
+        }
+    }
+    bail!("the stream ended before the process exited (the server stopped?)")
+}
+
+/// The `event:` and joined `data:` lines of one Server-Sent Event.
+fn parse_event(event: &str) -> (Option<String>, Option<String>) {
+    let mut kind = None;
+    let mut data: Option<String> = None;
+    for line in event.lines() {
+        if let Some(value) = line.strip_prefix("event:") {
+            kind = Some(value.trim_start().to_owned());
+        } else if let Some(value) = line.strip_prefix("data:") {
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            match &mut data {
+                Some(data) => {
+                    data.push('\n');
+                    data.push_str(value);
+                }
+                None => data = Some(value.to_owned()),
+            }
+        }
+    }
+    (kind, data)
+}
+
+/// Waits (in 5-minute server waits) until the process has exited.
+async fn wait_for_exit(client: &Client, id: &str) -> anyhow::Result<Value> {
+    loop {
+        let state = client
+            .get(&format!("{PROCESSES}/{id}/output?wait=true"))
+            .await?;
+        if state["running"] == json!(false) {
+            return Ok(state);
+        }
+    }
+}
+
+/// The shell convention: the exit code, or 128 + the signal's number.
+fn exit_code_of(state: &Value) -> u8 {
+    if let Some(signal) = state["signal"].as_str()
+        && let Some(number) = signal_number(signal)
+    {
+        return 128u8.saturating_add(number);
+    }
+    match state["exit_code"].as_i64() {
+        Some(code @ 0..=255) => u8::try_from(code).unwrap_or(1),
+        _ => 1,
+    }
+}
+
+fn signal_number(name: &str) -> Option<u8> {
+    (1..=31).find(|number| agentproc_core::exec::signal_name(i32::from(*number)) == Some(name))
+}
+
+/// `agentproc ps`.
+///
+/// # Errors
+/// When the server cannot be reached or answers an error.
+pub async fn ps(args: ClientArgs) -> anyhow::Result<u8> {
+    let client = client(&args)?;
+    let list = client.get(&format!("{PROCESSES}/list")).await?;
+    if args.json {
+        println!("{list}");
+        return Ok(0);
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let rows: Vec<[String; 5]> = list["processes"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|process| {
+            let status = if process["running"] == json!(true) {
+                "running".to_owned()
+            } else {
+                match (
+                    process["exit_reason"].as_str(),
+                    process["exit_code"].as_i64(),
+                ) {
+                    (Some("exited") | None, Some(code)) => format!("exited {code}"),
+                    (Some(reason), _) => reason.replace('_', " "),
+                    _ => "exited".to_owned(),
+                }
+            };
+            let started = process["started_at_unix"].as_u64().unwrap_or(now);
+            [
+                process["id"].as_str().unwrap_or_default().to_owned(),
+                process["pid"]
+                    .as_u64()
+                    .map(|pid| pid.to_string())
+                    .unwrap_or_default(),
+                status,
+                human_age(now.saturating_sub(started)),
+                process["command"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .replace('\n', " "),
+            ]
+        })
+        .collect();
+    print_table(&["ID", "PID", "STATUS", "STARTED", "COMMAND"], &rows);
+    Ok(0)
+}
+
+fn human_age(seconds: u64) -> String {
+    match seconds {
+        0..60 => format!("{seconds}s ago"),
+        60..3600 => format!("{}m ago", seconds / 60),
+        3600..86400 => format!("{}h ago", seconds / 3600),
+        _ => format!("{}d ago", seconds / 86400),
+    }
+}
+
+fn print_table(header: &[&str], rows: &[[String; 5]]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let last = cells.len() - 1;
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| {
+                if i == last {
+                    (*cell).to_owned()
+                } else {
+                    format!("{cell:<width$}", width = widths[i])
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    println!("{}", line(header.to_vec()));
+    for row in rows {
+        println!("{}", line(row.iter().map(String::as_str).collect()));
+    }
+}
+
+/// `agentproc logs ID [-f]`.
+///
+/// # Errors
+/// When the server cannot be reached or answers an error.
+pub async fn logs(args: LogsArgs) -> anyhow::Result<u8> {
+    let client = client(&args.client)?;
+    if args.follow {
+        let last = follow(&client, &args.id, args.client.json, true).await?;
+        return Ok(exit_code_of(&last));
+    }
+    let mut cursor = 0u64;
+    let mut stdout = std::io::stdout();
+    loop {
+        let chunk = match client
+            .get(&format!(
+                "{PROCESSES}/{}/output?cursor={cursor}&limit=1048576",
+                args.id
+            ))
+            .await
+        {
+            Ok(chunk) => chunk,
+            Err(error)
+                if cursor == 0
+                    && error
+                        .downcast_ref::<ServerError>()
+                        .is_some_and(|e| e.status == hyper::StatusCode::NOT_IMPLEMENTED) =>
+            {
+                // No full logs: the head/tail view.
+                client
+                    .get(&format!("{PROCESSES}/{}/output", args.id))
+                    .await?
+            }
+            Err(error) => return Err(error),
+        };
+        if args.client.json {
+            println!("{chunk}");
+        } else {
+            if chunk["gap_bytes"].as_u64().is_some_and(|gap| gap > 0) {
+                eprintln!(
+                    "agentproc: {} bytes of output are no longer kept",
+                    chunk["gap_bytes"]
+                );
+            }
+            print!("{}", chunk["output"].as_str().unwrap_or_default());
+            let _ = stdout.flush();
+        }
+        let Some(next) = chunk["next_cursor"].as_u64() else {
+            return Ok(0);
+        };
+        if next == cursor || chunk["eof"] == json!(true) {
+            return Ok(0);
+        }
+        cursor = next;
+    }
+}
+
+/// `agentproc kill ID [--signal S]`.
+///
+/// # Errors
+/// When the server cannot be reached or answers an error.
+pub async fn kill(args: KillArgs) -> anyhow::Result<u8> {
+    let client = client(&args.client)?;
+    let reply = client
+        .post(
+            &format!("{PROCESSES}/{}/signal", args.id),
+            &json!({ "signal": args.signal }),
+        )
+        .await?;
+    if args.client.json {
+        println!("{reply}");
+    } else if let Some(message) = reply["message"].as_str() {
+        println!("{message}");
+    }
+    Ok(0)
+}
+
+/// `agentproc wait ID`: blocks until the process exits and exits with its
+/// code.
+///
+/// # Errors
+/// When the server cannot be reached or answers an error.
+pub async fn wait(args: WaitArgs) -> anyhow::Result<u8> {
+    let client = client(&args.client)?;
+    let last = wait_for_exit(&client, &args.id).await?;
+    if args.client.json {
+        println!("{last}");
+    }
+    Ok(exit_code_of(&last))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_shell() {
+        assert_eq!(exit_code_of(&json!({"exit_code": 0})), 0);
+        assert_eq!(exit_code_of(&json!({"exit_code": 3})), 3);
+        assert_eq!(
+            exit_code_of(&json!({"exit_code": -1, "signal": "SIGKILL"})),
+            137
+        );
+        assert_eq!(
+            exit_code_of(&json!({"exit_code": -1, "signal": "SIGINT"})),
+            130
+        );
+        assert_eq!(exit_code_of(&json!({"exit_code": -1})), 1);
+    }
+
+    #[test]
+    fn server_sent_events_are_parsed() {
+        let (kind, data) = parse_event("id: 7\nevent: output\ndata: {\"a\":1}\n\n");
+        assert_eq!(kind.as_deref(), Some("output"));
+        assert_eq!(data.as_deref(), Some("{\"a\":1}"));
+        let (kind, data) = parse_event(": keepalive\n\n");
+        assert_eq!((kind, data), (None, None));
+    }
+}
