@@ -4,10 +4,13 @@
 //! Commands:
 //! - `cargo xtask ci`: the full local gate (fmt, clippy, test, doc, tidy), see [`ci`];
 //! - `cargo xtask tidy`: only the repository invariants, see [`tidy`];
-//! - `cargo xtask bench [--quick] [--markdown]`: the benchmarks, see [`bench`](mod@bench).
+//! - `cargo xtask bench [--quick] [--markdown]`: the benchmarks, see [`bench`](mod@bench);
+//! - `cargo xtask fuzz-api [--max-examples N]`: schemathesis against a real
+//!   server, see [`fuzz_api`].
 
 mod bench;
 mod ci;
+mod fuzz_api;
 mod tidy;
 
 use std::ffi::OsString;
@@ -29,6 +32,12 @@ commands:
           ratios against baselines measured in the same run
           options: --quick (smaller, under two minutes once built),
                    --markdown (the table as Markdown, for BENCHMARKS.md)
+  fuzz-api
+          fuzz a real `agentproc serve` with schemathesis (installed
+          from PyPI into target/fuzz-api/venv) against its own OpenAPI
+          document: no undocumented status, no server error, every
+          response as the document describes it
+          options: --max-examples N (per operation and phase; default 100)
   help    print this message";
 
 fn main() -> ExitCode {
@@ -42,6 +51,10 @@ fn main() -> ExitCode {
         Some("tidy") if args.len() == 1 => tidy::run(&workspace_root()),
         Some("bench") => match bench::Options::parse(&args[1..]) {
             Ok(options) => bench::run(&workspace_root(), options),
+            Err(error) => Err(error),
+        },
+        Some("fuzz-api") => match fuzz_api::Options::parse(&args[1..]) {
+            Ok(options) => fuzz_api::run(&workspace_root(), options),
             Err(error) => Err(error),
         },
         Some(_) => {

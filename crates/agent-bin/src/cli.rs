@@ -41,6 +41,9 @@ pub enum Command {
     Kill(KillArgs),
     /// Wait until a process exits, and exit with its exit code.
     Wait(WaitArgs),
+    /// Print the OpenAPI 3.1 document of the HTTP API (the one served at
+    /// /api/openapi.json).
+    Openapi,
 }
 
 /// How the client commands reach the server.

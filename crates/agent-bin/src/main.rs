@@ -37,6 +37,10 @@ fn main() -> ExitCode {
         Command::Logs(args) => client_command(Box::pin(agentproc::commands::logs(args))),
         Command::Kill(args) => client_command(Box::pin(agentproc::commands::kill(args))),
         Command::Wait(args) => client_command(Box::pin(agentproc::commands::wait(args))),
+        Command::Openapi => {
+            print!("{}", agentproc_api_http::openapi::document_json());
+            ExitCode::SUCCESS
+        }
         Command::Serve(args) => {
             let settings = match config::load(&args, Path::new(SYSTEM_CONFIG)) {
                 Ok(settings) => settings,

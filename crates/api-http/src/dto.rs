@@ -7,28 +7,47 @@ use std::time::Duration;
 use agentproc_core::buffer::Truncation;
 use agentproc_core::clock::unix_seconds;
 use agentproc_core::exec::{ResourceLimits, ResourceUsage, signal_name};
-use agentproc_core::{ExitInfo, OutputSnapshot, ProcessInfo, Started, TokenStatus};
+use agentproc_core::manager::WaitResult;
+use agentproc_core::{ExitInfo, ExitReason, OutputSnapshot, ProcessInfo, Started, TokenStatus};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
 use crate::json::{nullable, string_map};
 
-/// `POST /start` body.
-#[derive(Debug, Default, Deserialize)]
+/// `POST /start` body. Decoded as Go's `encoding/json` does: keys match
+/// case-insensitively, unknown keys are ignored, `null` leaves a field at
+/// its zero value.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub(crate) struct StartProcessRequest {
+    /// The command line, run as `<shell> -c <command>`. Required.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(required = true, min_length = 1)]
     pub(crate) command: String,
+    /// Working directory (relative paths are relative to agentproc's
+    /// default workdir); empty for the default.
     #[serde(default, deserialize_with = "nullable")]
     pub(crate) workdir: String,
+    /// Variables added to agentproc's environment (names must be non-empty
+    /// and contain no `=`).
     #[serde(default, deserialize_with = "string_map")]
     pub(crate) env: BTreeMap<String, String>,
+    /// Return at once instead of after the process exits or `max_wait`.
     #[serde(default, deserialize_with = "nullable")]
     pub(crate) background: bool,
+    /// Exactly-once key: a repeated start with the same token (in the same
+    /// chat) attaches to the first process instead of running it again.
     #[serde(default, deserialize_with = "nullable")]
     pub(crate) client_token: String,
+    /// Deadline in milliseconds: SIGTERM when it passes, SIGKILL after the
+    /// deadline grace. 0 for none.
     #[serde(default, deserialize_with = "nullable")]
     pub(crate) timeout_ms: u64,
+    /// Keep standard input open for `POST /{id}/stdin` (otherwise it is
+    /// `/dev/null`).
     #[serde(default, deserialize_with = "nullable")]
     pub(crate) stdin: bool,
+    /// Resource limits (sandbox executor only); unknown keys are refused.
     #[serde(default, deserialize_with = "limits_object")]
     pub(crate) limits: LimitsRequest,
 }
@@ -51,17 +70,38 @@ const PID_MAX_LIMIT: u64 = 4_194_304;
 
 /// `limits` of a start. Unlike the rest of the body, unknown keys are an
 /// error: a misspelt limit must not silently run the command unlimited.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LimitsRequest {
+    /// Hard memory limit: the OOM killer acts above it.
     #[serde(default, deserialize_with = "size")]
+    #[schema(value_type = Option<Size>)]
     memory_bytes: Option<u64>,
+    /// Memory above which the kernel throttles and reclaims (cgroup v2
+    /// `memory.high`).
     #[serde(default, deserialize_with = "size")]
+    #[schema(value_type = Option<Size>)]
     memory_high_bytes: Option<u64>,
+    /// CPU time as a number of cores, from 0.01.
     #[serde(default)]
+    #[schema(minimum = 0.01, maximum = 1_000_000.0)]
     cpu_cores: Option<f64>,
+    /// The most processes and threads the command's tree may have.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 4_194_304)]
     pids: Option<u64>,
+}
+
+/// A size: a number of bytes, or a string such as `"512MiB"`.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum Size {
+    /// Bytes.
+    Bytes(u64),
+    /// A whole number with an optional unit, any case: B, KB or K (1000),
+    /// KiB (1024), MB or M, MiB, GB or G, GiB.
+    #[schema(example = "512MiB")]
+    Text(String),
 }
 
 impl LimitsRequest {
@@ -111,12 +151,6 @@ fn limits_object<'de, D: serde::Deserializer<'de>>(
 
 /// A size: a number of bytes or a string like `"512MiB"`; `null` is none.
 fn size<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Size {
-        Bytes(u64),
-        Text(String),
-    }
     match Option::<Size>::deserialize(deserializer) {
         Ok(None) => Ok(None),
         Ok(Some(Size::Bytes(bytes))) => Ok(Some(bytes)),
@@ -134,14 +168,19 @@ fn size<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>
 }
 
 /// Limits in force, on the wire (only those set).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Limits)]
 pub(crate) struct LimitsDto {
+    /// Hard memory limit in bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     memory_bytes: Option<u64>,
+    /// Memory in bytes above which the kernel throttles.
     #[serde(skip_serializing_if = "Option::is_none")]
     memory_high_bytes: Option<u64>,
+    /// CPU time as a number of cores.
     #[serde(skip_serializing_if = "Option::is_none")]
     cpu_cores: Option<f64>,
+    /// The most processes and threads of the tree.
     #[serde(skip_serializing_if = "Option::is_none")]
     pids: Option<u64>,
 }
@@ -158,16 +197,23 @@ impl LimitsDto {
 }
 
 /// `POST /start` answer: Coder's `{id, started}` plus additive fields.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct StartProcessResponse {
+    /// The process id (a UUID).
     id: String,
+    /// Whether this request started it (`false` when it attached to an
+    /// earlier start with the same `client_token`).
     started: bool,
+    /// Present and `true` when this request attached to an earlier start.
     #[serde(skip_serializing_if = "is_false")]
     attached: bool,
+    /// The client token of the start.
     #[serde(skip_serializing_if = "Option::is_none")]
     client_token: Option<String>,
+    /// The shell's process id (also its process group id).
     #[serde(skip_serializing_if = "Option::is_none")]
     pid: Option<u32>,
+    /// When it started, in Unix seconds.
     started_at_unix: i64,
 }
 
@@ -189,14 +235,20 @@ fn is_false(value: &bool) -> bool {
 }
 
 /// Resource usage at exit.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Usage)]
 pub(crate) struct UsageDto {
+    /// CPU time in user mode.
     user_cpu_ms: u64,
+    /// CPU time in the kernel.
     system_cpu_ms: u64,
+    /// Peak resident memory.
     #[serde(skip_serializing_if = "Option::is_none")]
     max_rss_bytes: Option<u64>,
+    /// Forks refused by the `pids` limit (sandbox).
     #[serde(skip_serializing_if = "Option::is_none")]
     forks_refused: Option<u64>,
+    /// Time throttled by the `cpu_cores` limit (sandbox).
     #[serde(skip_serializing_if = "Option::is_none")]
     cpu_throttled_ms: Option<u64>,
 }
@@ -219,20 +271,50 @@ fn millis(duration: Duration) -> u64 {
 
 /// How a process ended: the fields agentproc adds to list items and output
 /// responses once a process has exited.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, ToSchema)]
+#[schema(as = Exit)]
 pub(crate) struct ExitDto {
+    /// Why it ended.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = exit_reason_schema)]
     exit_reason: Option<&'static str>,
+    /// The signal that ended it, e.g. `SIGKILL`.
     #[serde(skip_serializing_if = "Option::is_none")]
     signal: Option<String>,
+    /// Present and `true` when it dumped core.
     #[serde(skip_serializing_if = "is_false")]
     core_dumped: bool,
+    /// Resources it used.
     #[serde(skip_serializing_if = "Option::is_none")]
     usage: Option<UsageDto>,
+    /// From start to exit.
     #[serde(skip_serializing_if = "Option::is_none")]
     duration_ms: Option<u64>,
+    /// Why it could not be started (`exit_reason: spawn_failed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+}
+
+fn string_enum(values: impl IntoIterator<Item = &'static str>, description: &str) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values))
+        .description(Some(description))
+        .build()
+}
+
+fn exit_reason_schema() -> Object {
+    string_enum(
+        ExitReason::ALL.map(ExitReason::as_str),
+        "Why it ended: exited (on its own), signaled (by a signal nobody asked agentproc to send), killed (after a signal request), deadline_exceeded, shutdown, spawn_failed, oom_killed.",
+    )
+}
+
+fn wait_result_schema() -> Object {
+    string_enum(
+        WaitResult::ALL.map(WaitResult::as_str),
+        "Why the wait returned.",
+    )
 }
 
 impl From<Option<&ExitInfo>> for ExitDto {
@@ -254,31 +336,46 @@ impl From<Option<&ExitInfo>> for ExitDto {
 }
 
 /// `GET /list` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ListProcessesResponse {
+    /// Running processes first (oldest first), then exited ones (most
+    /// recent first), up to the list limit.
     pub(crate) processes: Vec<ProcessInfoDto>,
 }
 
 /// One process in a list: Coder's `ProcessInfo` plus additive fields.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ProcessInfo)]
 pub(crate) struct ProcessInfoDto {
+    /// The process id (a UUID).
     id: String,
+    /// The command line as given.
     command: String,
+    /// The working directory as given (absent for the default).
     #[serde(skip_serializing_if = "String::is_empty")]
     workdir: String,
+    /// Whether it was started in the background.
     background: bool,
+    /// Whether it is still running.
     running: bool,
+    /// The exit code, once exited (-1 when a signal ended it).
     #[serde(skip_serializing_if = "Option::is_none")]
     exit_code: Option<i32>,
+    /// When it started, in Unix seconds.
     started_at_unix: i64,
+    /// When it exited, in Unix seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     exited_at_unix: Option<i64>,
+    /// The shell's process id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pid: Option<u32>,
+    /// The client token of its start.
     #[serde(skip_serializing_if = "Option::is_none")]
     client_token: Option<String>,
+    /// Its deadline.
     #[serde(skip_serializing_if = "Option::is_none")]
     timeout_ms: Option<u64>,
+    /// The resource limits in force.
     #[serde(skip_serializing_if = "Option::is_none")]
     limits: Option<LimitsDto>,
     #[serde(flatten)]
@@ -310,19 +407,27 @@ impl From<ProcessInfo> for ProcessInfoDto {
 }
 
 /// `GET /{id}/output` answer: Coder's fields plus additive ones.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ProcessOutputResponse {
+    /// The head/tail view: the first and last 16 KiB, with a marker for
+    /// what was omitted and lines over 2048 bytes shortened.
     output: String,
+    /// How the output was cut, when it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     truncated: Option<TruncationDto>,
+    /// Whether it is still running.
     running: bool,
+    /// The exit code, once exited.
     #[serde(skip_serializing_if = "Option::is_none")]
     exit_code: Option<i32>,
+    /// The shell's process id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pid: Option<u32>,
     #[serde(flatten)]
     exit: ExitDto,
+    /// After a wait: why it returned.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = wait_result_schema)]
     pub(crate) wait_result: Option<&'static str>,
 }
 
@@ -336,21 +441,33 @@ impl ProcessOutputResponse {
 }
 
 /// A cursor read: a piece of the full log.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = OutputChunk)]
 pub(crate) struct ChunkResponse {
+    /// The bytes from `cursor` to `next_cursor`, as text.
     output: String,
+    /// Where this piece starts (after any gap).
     cursor: u64,
+    /// Where the next read starts.
     next_cursor: u64,
+    /// Bytes before `cursor` that were requested but are gone (dropped by
+    /// the log cap).
     gap_bytes: u64,
+    /// The process has exited and everything it wrote has been read.
     eof: bool,
+    /// Whether it is still running.
     running: bool,
+    /// The exit code, once exited.
     #[serde(skip_serializing_if = "Option::is_none")]
     exit_code: Option<i32>,
+    /// The shell's process id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pid: Option<u32>,
     #[serde(flatten)]
     exit: ExitDto,
+    /// After a wait: why it returned.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = wait_result_schema)]
     wait_result: Option<&'static str>,
 }
 
@@ -381,11 +498,15 @@ impl ChunkResponse {
 }
 
 /// The `data:` of an SSE `exit` event.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ExitEvent)]
 pub(crate) struct ExitEventDto {
+    /// Always `false`.
     running: bool,
+    /// The exit code.
     #[serde(skip_serializing_if = "Option::is_none")]
     exit_code: Option<i32>,
+    /// When it exited, in Unix seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     exited_at_unix: Option<i64>,
     #[serde(flatten)]
@@ -410,9 +531,12 @@ impl ExitEventDto {
 }
 
 /// A numbered line.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Line)]
 pub(crate) struct LineDto {
+    /// The line number (1-based, counted over the whole output).
     line: u64,
+    /// The line, without its newline, at most 2048 bytes shown.
     text: String,
 }
 
@@ -423,37 +547,57 @@ impl LineDto {
 }
 
 /// One search match.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Match)]
 pub(crate) struct MatchDto {
+    /// The line number of the match.
     pub(crate) line: u64,
+    /// The byte offset where the line starts (a cursor).
     pub(crate) offset: u64,
+    /// The matching line.
     pub(crate) text: String,
+    /// Context lines before it.
     pub(crate) before: Vec<LineDto>,
+    /// Context lines after it.
     pub(crate) after: Vec<LineDto>,
 }
 
 /// `GET /{id}/search` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SearchResult)]
 pub(crate) struct SearchResponse {
+    /// The matches, in order.
     pub(crate) matches: Vec<MatchDto>,
+    /// More matches exist beyond `max_matches` (or the answer's size cap).
     pub(crate) limit_hit: bool,
+    /// The first byte offset still in the log (earlier output was dropped
+    /// by the log cap).
     pub(crate) first_offset: u64,
+    /// How many bytes were searched.
     pub(crate) scanned_bytes: u64,
 }
 
 /// `GET /{id}/lines` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = LineRange)]
 pub(crate) struct LinesResponse {
+    /// The lines of the range that are still in the log.
     pub(crate) lines: Vec<LineDto>,
+    /// Lines written so far (a last line without a newline counts).
     pub(crate) total_lines: u64,
+    /// The first line still in the log.
     pub(crate) first_line: u64,
+    /// The answer stopped early at its size cap.
     pub(crate) truncated: bool,
 }
 
 /// `POST /{id}/stdin` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = StdinWritten)]
 pub(crate) struct StdinResponse {
+    /// Bytes written.
     pub(crate) written: usize,
+    /// Standard input was closed after them.
     pub(crate) closed: bool,
 }
 
@@ -472,11 +616,17 @@ impl From<OutputSnapshot> for ProcessOutputResponse {
 }
 
 /// How the output was cut.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ProcessTruncation)]
 pub(crate) struct TruncationDto {
+    /// Bytes the process wrote.
     original_bytes: u64,
+    /// Length of `output`, marker included.
     retained_bytes: u64,
+    /// Bytes between the head and the tail that are not shown.
     omitted_bytes: u64,
+    /// Always `head_tail`.
+    #[schema(value_type = String, example = "head_tail")]
     strategy: &'static str,
 }
 
@@ -492,12 +642,24 @@ impl From<Truncation> for TruncationDto {
 }
 
 /// `POST /{id}/signal` body.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub(crate) struct SignalProcessRequest {
+    /// `kill` (SIGKILL), `terminate` (SIGTERM), `interrupt` (SIGINT) or
+    /// `hangup` (SIGHUP), sent to the whole process group.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(required = true, schema_with = signal_schema)]
     pub(crate) signal: String,
+    /// For signals other than `kill`: send SIGKILL if the process is still
+    /// running this many milliseconds later.
     #[serde(default)]
     pub(crate) grace_ms: Option<u64>,
+}
+
+fn signal_schema() -> Object {
+    string_enum(
+        ["kill", "terminate", "interrupt", "hangup"],
+        "The signal to send to the whole process group.",
+    )
 }
 
 impl SignalProcessRequest {
@@ -505,13 +667,18 @@ impl SignalProcessRequest {
 }
 
 /// `GET /tokens/{token}` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TokenStatus)]
 pub(crate) struct TokenStatusResponse {
+    /// A start with this token is known (in this chat).
     found: bool,
+    /// Present and `true` while that start is still spawning.
     #[serde(skip_serializing_if = "is_false")]
     pending: bool,
+    /// The process it started.
     #[serde(skip_serializing_if = "Option::is_none")]
     process_id: Option<String>,
+    /// How long the token index has existed (a restart empties it).
     token_index_age_ms: u64,
 }
 

@@ -8,9 +8,12 @@ use serde::Serialize;
 use crate::json;
 
 /// Coder's `codersdk.Response`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
 pub(crate) struct Envelope {
+    /// What happened, for a person.
     pub(crate) message: String,
+    /// More about it, when there is more (an OS error, a parser's message).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) detail: Option<String>,
 }

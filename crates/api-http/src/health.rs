@@ -14,33 +14,61 @@ use crate::ApiState;
 use crate::dto::LimitsDto;
 use crate::json;
 
-#[derive(Debug, Serialize)]
-struct Health {
+/// `GET /healthz` answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Health {
+    /// Always `ok`.
     status: &'static str,
+    /// agentproc's version.
     version: &'static str,
+    /// The git revision it was built from (`unknown` outside a checkout).
     revision: &'static str,
+    /// Seconds since the server started.
     uptime_seconds: u64,
+    /// Processes running now.
     running: usize,
+    /// Processes known (running and exited, not yet forgotten).
     retained: usize,
+    /// What the executor does to processes.
     executor: Executor,
 }
 
-#[derive(Debug, Serialize)]
+/// The executor's report.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ExecutorReport)]
 struct Executor {
+    /// `local` or `sandbox`.
     kind: String,
+    /// The sandbox's cgroup backend: `v2`, `v1`, `hybrid` or `none`.
     #[serde(skip_serializing_if = "Option::is_none")]
     cgroups: Option<String>,
+    /// The `limits` a start may ask for here.
     enforceable_limits: Vec<&'static str>,
+    /// Limits applied when a start asks for none.
     #[serde(skip_serializing_if = "Option::is_none")]
     default_limits: Option<LimitsDto>,
+    /// The most a start may ask for.
     #[serde(skip_serializing_if = "Option::is_none")]
     max_limits: Option<LimitsDto>,
+    /// Niceness, OOM score, rlimits and the like, as text.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     settings: BTreeMap<String, String>,
+    /// Problems found at startup.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<String>,
 }
 
+/// Liveness and version.
+///
+/// Also what the executor does to processes (cgroup backend, limits,
+/// niceness, warnings). Open even when a token is configured.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    security(()),
+    responses((status = 200, description = "agentproc is up.", body = Health))
+)]
 pub(crate) async fn healthz(State(state): State<ApiState>) -> Response {
     let report = state.manager.executor_report();
     let (running, retained) = state.manager.counts();

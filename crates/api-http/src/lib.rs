@@ -22,6 +22,7 @@ mod health;
 mod json;
 mod metrics;
 mod middleware;
+pub mod openapi;
 mod output;
 mod processes;
 pub mod quote;
@@ -143,6 +144,10 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/healthz", axum::routing::get(health::healthz))
         .route("/metrics", axum::routing::get(metrics::metrics))
+        .route(
+            "/api/openapi.json",
+            axum::routing::get(openapi::openapi_json),
+        )
         .nest("/api/v0/processes", processes::routes())
         .fallback(middleware::route_not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)

@@ -225,7 +225,18 @@ impl Metrics {
     }
 }
 
-/// `GET /metrics`.
+/// Prometheus metrics in the OpenMetrics text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((
+        status = 200,
+        description = "Processes started, running, retained and exited by reason; spawn and first-byte latency; output bytes; signals; HTTP requests by route and status; build info.",
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        body = String,
+    ))
+)]
 pub(crate) async fn metrics(State(state): State<ApiState>) -> Response {
     let (running, retained) = state.manager.counts();
     let metrics = &state.metrics;

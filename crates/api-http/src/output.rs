@@ -22,9 +22,13 @@ use crate::dto::{
     ChunkResponse, LineDto, LinesResponse, MatchDto, ProcessOutputResponse, SearchResponse,
     StdinResponse,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, Envelope};
 use crate::extract::{RawId, read_body};
 use crate::json::{self, nullable};
+use crate::openapi::{
+    ChatHeaders, HygieneParams, LinesParams, OutputAnswer, OutputParams, ProcessIdPath,
+    SearchParams, StreamEvent, StreamParams,
+};
 
 /// Default bytes per cursor read.
 pub(crate) const DEFAULT_READ_LIMIT: usize = 32 * 1024;
@@ -100,7 +104,7 @@ fn output_error(id: &RawId, error: OutputError) -> ApiError {
             StatusCode::NOT_IMPLEMENTED,
             "Full output logs are not enabled on this agentproc.",
         ),
-        error @ OutputError::Io(_) => ApiError::new(
+        error @ (OutputError::Io(_) | OutputError::LogMissing) => ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Failed to read the output log.",
         )
@@ -113,8 +117,23 @@ fn process_id(id: &RawId) -> Result<ProcessId, ApiError> {
         .ok_or_else(|| ApiError::process_not_found(&id.raw))
 }
 
-/// `GET /{id}/output`: the snapshot (Coder), or a chunk by cursor; with
-/// `wait=true` (or `until=…`), after a wait.
+/// Reads a process's output.
+///
+/// Without `cursor`, Coder's head/tail snapshot; with it, a piece of the
+/// full log. With `wait=true` or `until`, after a wait.
+#[utoipa::path(
+    get,
+    path = "/api/v0/processes/{id}/output",
+    tag = "output",
+    params(ProcessIdPath, OutputParams, HygieneParams, ChatHeaders),
+    responses(
+        (status = 200, description = "Without `cursor`: the snapshot (`ProcessOutput`). With `cursor`: the piece of the log from it (`OutputChunk`). After a wait, `wait_result` says why it returned; a timeout is not an error.", body = OutputAnswer),
+        (status = 400, description = "A parameter is not a non-negative integer, an unsupported `until`, a missing `pattern` or `idle_ms`, or an invalid pattern.", body = Envelope),
+        (status = 404, description = "No such process (or not visible to this chat).", body = Envelope),
+        (status = 500, description = "The output log could not be read.", body = Envelope),
+        (status = 501, description = "`cursor` or `until=match` with full output logs turned off.", body = Envelope),
+    )
+)]
 pub(crate) async fn output(
     State(state): State<ApiState>,
     chat: Chat,
@@ -221,8 +240,28 @@ fn pattern_from(pattern: &str, ignore_case: bool) -> Result<regex::bytes::Regex,
         .map_err(|error| ApiError::bad_request("Invalid pattern.").with_detail(error.to_string()))
 }
 
-/// `GET /{id}/stream`: Server-Sent Events from a cursor (or the
-/// `Last-Event-ID` header), live until the exit.
+/// Streams a process's output live (Server-Sent Events).
+///
+/// From a cursor (or the `Last-Event-ID` header) until the exit.
+#[utoipa::path(
+    get,
+    path = "/api/v0/processes/{id}/stream",
+    tag = "output",
+    description = "From `cursor` (or the `Last-Event-ID` header) until the exit. Events: `output` (data: an `OutputChunk` without `wait_result`; id: the cursor after it, so `Last-Event-ID` resumes without loss or repetition), `exit` (data: an `ExitEvent`; the stream then ends), `error` (data: an `Error`; the stream then ends), and `: keepalive` comments while quiet.",
+    params(
+        ProcessIdPath,
+        StreamParams,
+        HygieneParams,
+        ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this cursor (takes precedence over `cursor`)."),
+        ChatHeaders,
+    ),
+    responses(
+        (status = 200, description = "The event stream (the schema describes one event).", content_type = "text/event-stream", body = StreamEvent),
+        (status = 400, description = "`cursor` is not a non-negative integer.", body = Envelope),
+        (status = 404, description = "No such process (or not visible to this chat).", body = Envelope),
+        (status = 501, description = "Full output logs are turned off.", body = Envelope),
+    )
+)]
 pub(crate) async fn stream(
     State(state): State<ApiState>,
     chat: Chat,
@@ -310,7 +349,22 @@ fn sse_events(
     })
 }
 
-/// `GET /{id}/search`.
+/// Searches a process's whole output log.
+///
+/// A regular expression, matched line by line, with context lines.
+#[utoipa::path(
+    get,
+    path = "/api/v0/processes/{id}/search",
+    tag = "output",
+    params(ProcessIdPath, SearchParams, HygieneParams, ChatHeaders),
+    responses(
+        (status = 200, description = "The matches.", body = SearchResponse),
+        (status = 400, description = "A missing or invalid `pattern`, or a parameter that is not a non-negative integer.", body = Envelope),
+        (status = 404, description = "No such process (or not visible to this chat).", body = Envelope),
+        (status = 500, description = "The output log could not be read.", body = Envelope),
+        (status = 501, description = "Full output logs are turned off.", body = Envelope),
+    )
+)]
 pub(crate) async fn search(
     State(state): State<ApiState>,
     chat: Chat,
@@ -364,7 +418,20 @@ pub(crate) async fn search(
     ))
 }
 
-/// `GET /{id}/lines?start=A&end=B`.
+/// Reads numbered lines of a process's whole output log.
+#[utoipa::path(
+    get,
+    path = "/api/v0/processes/{id}/lines",
+    tag = "output",
+    params(ProcessIdPath, LinesParams, HygieneParams, ChatHeaders),
+    responses(
+        (status = 200, description = "The lines.", body = LinesResponse),
+        (status = 400, description = "`start` is 0, `end` is before `start`, or a parameter is not a non-negative integer.", body = Envelope),
+        (status = 404, description = "No such process (or not visible to this chat).", body = Envelope),
+        (status = 500, description = "The output log could not be read.", body = Envelope),
+        (status = 501, description = "Full output logs are turned off.", body = Envelope),
+    )
+)]
 pub(crate) async fn lines(
     State(state): State<ApiState>,
     chat: Chat,
@@ -417,15 +484,33 @@ fn shown(bytes: &[u8], hygiene: Hygiene) -> String {
 }
 
 /// `POST /{id}/stdin` body.
-#[derive(Debug, Default, Deserialize)]
-struct StdinRequest {
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub(crate) struct StdinRequest {
+    /// Text to write.
     #[serde(default, deserialize_with = "nullable")]
     data: String,
+    /// Close standard input after writing.
     #[serde(default, deserialize_with = "nullable")]
     eof: bool,
 }
 
-/// `POST /{id}/stdin`.
+/// Writes to a process's standard input.
+///
+/// The process must have been started with `stdin: true`; `eof` closes it.
+#[utoipa::path(
+    post,
+    path = "/api/v0/processes/{id}/stdin",
+    tag = "output",
+    request_body = StdinRequest,
+    params(ProcessIdPath, ChatHeaders),
+    responses(
+        (status = 200, description = "Written.", body = StdinResponse),
+        (status = 400, description = "Invalid JSON.", body = Envelope),
+        (status = 404, description = "No such process (or not visible to this chat).", body = Envelope),
+        (status = 409, description = "Not running, standard input closed, or the process did not read it in time.", body = Envelope),
+        (status = 500, description = "Writing failed.", body = Envelope),
+    )
+)]
 pub(crate) async fn stdin(
     State(state): State<ApiState>,
     chat: Chat,

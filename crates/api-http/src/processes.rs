@@ -22,6 +22,7 @@ use crate::dto::{
 use crate::error::{ApiError, Envelope};
 use crate::extract::{RawId, RawSegment, read_body};
 use crate::json;
+use crate::openapi::{ChatHeaders, ProcessIdPath};
 use crate::quote::go_quote;
 
 pub(crate) fn routes() -> Router<ApiState> {
@@ -37,7 +38,26 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/tokens/{token}", get(token_status))
 }
 
-async fn start(
+/// Starts a command.
+///
+/// Foreground starts (`background: false`) answer when the process exits or
+/// after `max_wait`, background starts at once. A repeated start with the
+/// same `client_token` attaches to the first instead of running it again.
+#[utoipa::path(
+    post,
+    path = "/api/v0/processes/start",
+    tag = "processes",
+    request_body = StartProcessRequest,
+    params(ChatHeaders),
+    responses(
+        (status = 200, description = "Started, or attached to an earlier start with the same `client_token`.", body = StartProcessResponse),
+        (status = 400, description = "Invalid JSON, a missing command, bad `env`, `limits` or `timeout_ms`, or a workdir that cannot be entered.", body = Envelope),
+        (status = 409, description = "The `client_token` was used with different parameters, or its first start was aborted.", body = Envelope),
+        (status = 429, description = "Too many running or retained processes.", body = Envelope),
+        (status = 500, description = "The command could not be spawned for a reason not the client's (the OS refused).", body = Envelope),
+    )
+)]
+pub(crate) async fn start(
     State(state): State<ApiState>,
     Chat(chat): Chat,
     body: Result<Bytes, BytesRejection>,
@@ -119,7 +139,19 @@ fn start_error(error: StartError) -> ApiError {
     }
 }
 
-async fn list(State(state): State<ApiState>, chat: Chat) -> Response {
+/// Lists processes.
+///
+/// Running ones first (oldest first), then exited ones (most recent first),
+/// up to the list limit; with a chat id, only the chat's own and its
+/// descendant chats'.
+#[utoipa::path(
+    get,
+    path = "/api/v0/processes/list",
+    tag = "processes",
+    params(ChatHeaders),
+    responses((status = 200, description = "The processes.", body = ListProcessesResponse))
+)]
+pub(crate) async fn list(State(state): State<ApiState>, chat: Chat) -> Response {
     let processes = state
         .manager
         .list(chat.id(), state.config.list_limit)
@@ -129,7 +161,25 @@ async fn list(State(state): State<ApiState>, chat: Chat) -> Response {
     json::respond(StatusCode::OK, &ListProcessesResponse { processes })
 }
 
-async fn signal(
+/// Signals a process's whole group.
+///
+/// `terminate`, `interrupt` and `hangup` may be followed by SIGKILL after
+/// `grace_ms`.
+#[utoipa::path(
+    post,
+    path = "/api/v0/processes/{id}/signal",
+    tag = "processes",
+    request_body = SignalProcessRequest,
+    params(ProcessIdPath, ChatHeaders),
+    responses(
+        (status = 200, description = "Sent; `message` says which signal to which process.", body = Envelope),
+        (status = 400, description = "Invalid JSON, a missing or unsupported signal, or `grace_ms` with `kill`.", body = Envelope),
+        (status = 404, description = "No such process (or not visible to this chat).", body = Envelope),
+        (status = 409, description = "The process is not running.", body = Envelope),
+        (status = 500, description = "The OS refused to deliver the signal.", body = Envelope),
+    )
+)]
+pub(crate) async fn signal(
     State(state): State<ApiState>,
     chat: Chat,
     id: RawId,
@@ -196,7 +246,21 @@ async fn signal(
     }
 }
 
-async fn token_status(
+/// Looks up a client token.
+///
+/// Whether a start with this client token is known (in this chat): lets a
+/// client that lost a start's answer learn its outcome without retrying.
+#[utoipa::path(
+    get,
+    path = "/api/v0/processes/tokens/{token}",
+    tag = "processes",
+    params(
+        ("token" = String, Path, description = "The client token."),
+        ChatHeaders,
+    ),
+    responses((status = 200, description = "What is known of the token.", body = TokenStatusResponse))
+)]
+pub(crate) async fn token_status(
     State(state): State<ApiState>,
     chat: Chat,
     RawSegment(token): RawSegment,

@@ -156,6 +156,17 @@ pub enum ExitReason {
 }
 
 impl ExitReason {
+    /// Every reason, in declaration order (for API descriptions).
+    pub const ALL: [Self; 7] = [
+        Self::Exited,
+        Self::Signaled,
+        Self::Killed,
+        Self::DeadlineExceeded,
+        Self::Shutdown,
+        Self::SpawnFailed,
+        Self::OomKilled,
+    ];
+
     /// The wire name, e.g. `deadline_exceeded`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -9,6 +9,7 @@ mod lifecycle;
 mod limits;
 mod list;
 mod metrics;
+mod openapi;
 mod output;
 mod signal;
 mod start;

@@ -526,15 +526,17 @@ impl Manager {
             Err(error) => (None, Some(error)),
         };
         let id = ProcessId::random();
-        let log = match (&child, &inner.config.logs) {
-            (Some(_), Some(store)) => match store.create(&id.to_string()) {
+        // A recorded spawn failure gets an (empty) log too, so reading it
+        // answers as for any process that wrote nothing.
+        let log = match &inner.config.logs {
+            Some(store) => match store.create(&id.to_string()) {
                 Ok(log) => Some(log),
                 Err(error) => {
                     tracing::warn!(process_id = %id, %error, "cannot create the output log; keeping only the head/tail view");
                     None
                 }
             },
-            _ => None,
+            None => None,
         };
         let process = {
             let mut registry = inner.registry();

@@ -25,9 +25,13 @@ pub enum OutputError {
     #[error("process not found")]
     NotFound,
     /// The manager keeps no full logs ([`ManagerConfig::logs`](super::ManagerConfig::logs) is
-    /// `None`), or the log of this process could not be created.
-    #[error("full output logs are not available")]
+    /// `None`).
+    #[error("full output logs are not enabled")]
     LogsDisabled,
+    /// Logs are kept, but this process's log could not be created (the
+    /// start logged why); only its head/tail view exists.
+    #[error("no full output log was kept for this process (creating it failed)")]
+    LogMissing,
     /// Reading the log failed.
     #[error("reading the output log: {0}")]
     Io(#[from] io::Error),
@@ -102,6 +106,15 @@ pub enum WaitResult {
 }
 
 impl WaitResult {
+    /// Every result, in declaration order (for API descriptions).
+    pub const ALL: [Self; 5] = [
+        Self::Exited,
+        Self::Output,
+        Self::Matched,
+        Self::Idle,
+        Self::Timeout,
+    ];
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -216,7 +229,17 @@ impl Manager {
         limit: usize,
     ) -> Result<OutputChunk, OutputError> {
         let process = self.inner.lookup(id, requester)?;
+        self.require_log(&process)?;
         read_chunk(&process, cursor, limit).await
+    }
+
+    /// Why `process` has no log, if it has none.
+    fn require_log(&self, process: &Process) -> Result<(), OutputError> {
+        match (&process.log, &self.inner.config.logs) {
+            (Some(_), _) => Ok(()),
+            (None, Some(_)) => Err(OutputError::LogMissing),
+            (None, None) => Err(OutputError::LogsDisabled),
+        }
     }
 
     /// A feed of the process's output (see [`OutputFeed`]).
@@ -229,9 +252,7 @@ impl Manager {
         requester: Option<Uuid>,
     ) -> Result<OutputFeed, OutputError> {
         let process = self.inner.lookup(id, requester)?;
-        if process.log.is_none() {
-            return Err(OutputError::LogsDisabled);
-        }
+        self.require_log(&process)?;
         Ok(OutputFeed {
             written: logged(&process),
             exited: process.watch_exited(),
@@ -256,8 +277,8 @@ impl Manager {
         read: Option<(u64, usize)>,
     ) -> Result<WaitOutcome, OutputError> {
         let process = self.inner.lookup(id, requester)?;
-        if (matches!(until, Until::Match { .. }) || read.is_some()) && process.log.is_none() {
-            return Err(OutputError::LogsDisabled);
+        if matches!(until, Until::Match { .. }) || read.is_some() {
+            self.require_log(&process)?;
         }
         let deadline = self.inner.clock.sleep(timeout);
         tokio::pin!(deadline);
@@ -379,6 +400,7 @@ impl Manager {
         requester: Option<Uuid>,
     ) -> Result<Arc<log::ProcessLog>, OutputError> {
         let process = self.inner.lookup(id, requester)?;
+        self.require_log(&process)?;
         process.log.clone().ok_or(OutputError::LogsDisabled)
     }
 

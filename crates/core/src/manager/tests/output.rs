@@ -455,3 +455,46 @@ async fn a_woken_wait_sees_its_bytes_in_the_snapshot() {
         );
     }
 }
+
+/// A recorded spawn failure (a tokened start) reads like any process that
+/// wrote nothing: an empty final log, not "logs are not enabled".
+#[tokio::test]
+async fn a_recorded_spawn_failure_has_an_empty_final_log() {
+    let h = logged();
+    h.execer.fail_next_spawn(SpawnError::Workdir {
+        path: "/gone".into(),
+        source: std::io::Error::from_raw_os_error(2),
+    });
+    let mut request = StartRequest::new("build");
+    request.client_token = Some("t".to_owned());
+    h.manager.start(request.clone()).await.expect_err("fails");
+    let id = h.manager.start(request).await.expect("attaches").info.id;
+    let chunk = h
+        .manager
+        .read_output(id, None, 0, 1024)
+        .await
+        .expect("read");
+    assert_eq!((chunk.text.as_str(), chunk.next_cursor), ("", 0));
+    assert!(chunk.eof);
+    let lines = h
+        .manager
+        .lines(id, None, 1, 10, 100, 1 << 20)
+        .await
+        .expect("lines");
+    assert_eq!(lines.total_lines, 0);
+    let mut feed = h.manager.output_feed(id, None).expect("feed");
+    assert!(matches!(feed.next(0, 1024).await, Ok(FeedItem::Exit(_))));
+}
+
+/// Without a log store, reads say logs are off.
+#[tokio::test]
+async fn without_a_store_reads_say_logs_are_off() {
+    let h = harness();
+    let (info, _child) = h.start_cmd("build").await;
+    let error = h
+        .manager
+        .read_output(info.id, None, 0, 1024)
+        .await
+        .expect_err("no logs");
+    assert!(matches!(error, OutputError::LogsDisabled), "{error:?}");
+}
