@@ -59,7 +59,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         .context("the server gave no process id")?
         .to_owned();
     if args.client.json {
-        eprintln!("{started}");
+        // JSON lines on standard output: the start answer, then the
+        // stream's output chunks and exit.
+        println!("{started}");
     }
 
     let interrupts = tokio::spawn(forward_interrupts(client.clone(), id.clone()));
@@ -146,17 +148,19 @@ async fn stream(
     json_lines: bool,
 ) -> anyhow::Result<Value> {
     let mut body = response.into_body();
-    let mut pending = String::new();
+    // Bytes, not text, until an event is whole: a frame may end inside a
+    // character.
+    let mut pending: Vec<u8> = Vec::new();
     let mut stdout = std::io::stdout();
     while let Some(frame) = body.frame().await {
         let frame = frame.context("the stream broke")?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
-        pending.push_str(&String::from_utf8_lossy(&data));
-        while let Some(end) = pending.find("\n\n") {
-            let event: String = pending.drain(..end + 2).collect();
-            let (kind, data) = parse_event(&event);
+        pending.extend_from_slice(&data);
+        while let Some(end) = pending.windows(2).position(|pair| pair == b"\n\n") {
+            let event: Vec<u8> = pending.drain(..end + 2).collect();
+            let (kind, data) = parse_event(&String::from_utf8_lossy(&event));
             let Some(data) = data else {
                 continue;
             };
