@@ -20,19 +20,19 @@ use crate::json::{nullable, string_map};
 /// its zero value.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub(crate) struct StartProcessRequest {
-    /// The command line, run as `<shell> -c <command>`. Required.
+    /// The command line, run as `<shell> -c <command>`.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(required = true, min_length = 1)]
     pub(crate) command: String,
-    /// Working directory (relative paths are relative to agentproc's
-    /// default workdir); empty for the default.
+    /// Working directory, used verbatim; empty for the configured default
+    /// (else `$HOME`).
     #[serde(default, deserialize_with = "nullable")]
     pub(crate) workdir: String,
-    /// Variables added to agentproc's environment (names must be non-empty
-    /// and contain no `=`).
+    /// Variables added to the environment (names must be non-empty and
+    /// contain no `=` or NUL).
     #[serde(default, deserialize_with = "string_map")]
     pub(crate) env: BTreeMap<String, String>,
-    /// Return at once instead of after the process exits or `max_wait`.
+    /// Recorded and reported in `list`; changes nothing else.
     #[serde(default, deserialize_with = "nullable")]
     pub(crate) background: bool,
     /// Exactly-once key: a repeated start with the same token (in the same

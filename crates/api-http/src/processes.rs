@@ -40,9 +40,9 @@ pub(crate) fn routes() -> Router<ApiState> {
 
 /// Starts a command.
 ///
-/// Foreground starts (`background: false`) answer when the process exits or
-/// after `max_wait`, background starts at once. A repeated start with the
-/// same `client_token` attaches to the first instead of running it again.
+/// Answers as soon as it has spawned; the process runs on whatever happens
+/// to the request. A repeated start with the same `client_token` attaches
+/// to the first instead of running it again.
 #[utoipa::path(
     post,
     path = "/api/v0/processes/start",

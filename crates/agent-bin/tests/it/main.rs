@@ -103,6 +103,19 @@ impl Server {
     }
 }
 
+/// A test that fails midway still stops its server (and so the processes it
+/// runs): SIGTERM, as `terminate` does.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            signal(self.child.id(), libc::SIGTERM);
+            let mut rest = String::new();
+            let _ = self.log.read_to_string(&mut rest);
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn signal(pid: u32, signal: libc::c_int) {
     let pid = libc::pid_t::try_from(pid).expect("pid");
     // SAFETY: kill(2) with a pid we spawned and a valid signal number.
@@ -960,5 +973,25 @@ fn the_cli_runs_streams_and_forwards_ctrl_c() {
         String::from_utf8_lossy(&missing.stderr),
         "agentproc: Process \"nope\" not found.\n"
     );
+
+    // --json: JSON lines on stdout: the start answer, the output chunks,
+    // the exit; non-ASCII output intact.
+    let json = Command::new(BIN)
+        .args(["run", "--server", &address, "--json", "--", "echo héllo ✓"])
+        .output()
+        .expect("run --json");
+    assert_eq!(json.status.code(), Some(0));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&json.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    assert!(lines.len() >= 3, "{lines:?}");
+    assert_eq!(lines[0]["started"], true, "{lines:?}");
+    let output: String = lines[1..lines.len() - 1]
+        .iter()
+        .map(|chunk| chunk["output"].as_str().expect("output"))
+        .collect();
+    assert_eq!(output, "héllo ✓\n");
+    assert_eq!(lines[lines.len() - 1]["exit_reason"], "exited");
     assert_eq!(server.terminate().code(), Some(0));
 }
