@@ -13,15 +13,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let client_command =
         |command: std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<u8>>>>| {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(error) => {
-                    eprintln!("agentproc: cannot start the async runtime: {error}");
-                    return ExitCode::FAILURE;
-                }
+            let Some(runtime) = runtime(tokio::runtime::Builder::new_current_thread()) else {
+                return ExitCode::FAILURE;
             };
             match runtime.block_on(command) {
                 Ok(code) => ExitCode::from(code),
@@ -58,15 +51,8 @@ fn main() -> ExitCode {
             ) {
                 tracing::warn!(variable = %name, "ignoring an AGENTPROC_ variable that configures nothing");
             }
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(error) => {
-                    eprintln!("agentproc: cannot start the async runtime: {error}");
-                    return ExitCode::FAILURE;
-                }
+            let Some(runtime) = runtime(tokio::runtime::Builder::new_multi_thread()) else {
+                return ExitCode::FAILURE;
             };
             let outcome = runtime.block_on(async {
                 let signals = Signals::install()?;
@@ -79,6 +65,17 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// The runtime `builder` makes, or `None` after saying why there is none.
+fn runtime(mut builder: tokio::runtime::Builder) -> Option<tokio::runtime::Runtime> {
+    match builder.enable_all().build() {
+        Ok(runtime) => Some(runtime),
+        Err(error) => {
+            eprintln!("agentproc: cannot start the async runtime: {error}");
+            None
         }
     }
 }

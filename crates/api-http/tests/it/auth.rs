@@ -86,6 +86,8 @@ const ROUTES: &[(&str, &str)] = &[
         "/api/v0/processes/00000000-0000-4000-8000-000000000000/signal",
     ),
     ("GET", "/api/v0/processes/tokens/abc"),
+    ("GET", "/metrics"),
+    ("GET", "/api/openapi.json"),
     ("GET", "/no/such/route"),
 ];
 

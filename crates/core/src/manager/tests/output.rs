@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 use crate::log::{LogConfig, LogStore, SearchOptions, compile_pattern};
-use crate::manager::{FeedItem, OutputError, StdinError, Until, WaitResult};
+use crate::manager::{FeedItem, OutputError, StdinError, Until, WaitOutcome, WaitResult};
 
 fn log_store(per_process: u64) -> Arc<LogStore> {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -24,7 +24,7 @@ fn log_store(per_process: u64) -> Arc<LogStore> {
 
 /// Waits until the log has `total` bytes (the writer thread commits them
 /// after the pump reads them).
-async fn logged_up_to(h: &Harness, id: ProcessId, total: u64) {
+async fn logged_up_to(h: &Harness, id: ProcessId, total: u64) -> WaitOutcome {
     let outcome = h
         .manager
         .wait_until(
@@ -39,6 +39,7 @@ async fn logged_up_to(h: &Harness, id: ProcessId, total: u64) {
         .await
         .expect("wait");
     assert_eq!(outcome.result, WaitResult::Output);
+    outcome
 }
 
 fn logged() -> Harness {
@@ -430,20 +431,7 @@ async fn a_woken_wait_sees_its_bytes_in_the_snapshot() {
         let line = format!("line {round}\n");
         total += line.len() as u64;
         child.write(line.as_bytes());
-        let outcome = h
-            .manager
-            .wait_until(
-                info.id,
-                None,
-                Until::Output {
-                    after: Some(total - 1),
-                },
-                FOREVER,
-                None,
-            )
-            .await
-            .expect("wait");
-        assert_eq!(outcome.result, WaitResult::Output);
+        let outcome = logged_up_to(&h, info.id, total).await;
         assert!(
             // Coder's format puts a newline where the head meets the tail.
             outcome
