@@ -56,6 +56,7 @@ pub const KEYS: &[&str] = &[
     "output_max_total_bytes",
     "stream_keepalive",
     "stdin_timeout",
+    "request_read_timeout",
     "audit_log",
     "audit_log_max_bytes",
     "executor",
@@ -116,6 +117,8 @@ pub struct RawConfig {
     stream_keepalive: Duration,
     #[serde(deserialize_with = "duration")]
     stdin_timeout: Duration,
+    #[serde(deserialize_with = "duration")]
+    request_read_timeout: Duration,
     audit_log: PathBuf,
     #[serde(deserialize_with = "size")]
     audit_log_max_bytes: u64,
@@ -473,6 +476,15 @@ impl RawConfig {
                 origin(figment.find_metadata(key), key)
             )
         };
+        for (key, value) in [
+            ("stream_keepalive", self.stream_keepalive),
+            ("stdin_timeout", self.stdin_timeout),
+            ("request_read_timeout", self.request_read_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(invalid(key, "must be more than zero".to_owned()));
+            }
+        }
         let listen = match self.listen.strip_prefix("unix:") {
             Some("") => {
                 return Err(invalid(
@@ -597,6 +609,7 @@ impl RawConfig {
                 list_limit: self.list_limit,
                 max_body_bytes: self.max_body_bytes,
                 stream_keepalive: self.stream_keepalive,
+                request_read_timeout: self.request_read_timeout,
                 token,
             },
         })

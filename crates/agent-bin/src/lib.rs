@@ -9,5 +9,6 @@ pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod config;
+pub mod http;
 pub mod logging;
 pub mod serve;

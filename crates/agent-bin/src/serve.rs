@@ -2,7 +2,6 @@
 //! until shutdown, then stops every process before returning.
 
 use std::ffi::OsString;
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -222,24 +221,31 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
     );
 
     let stopping = CancellationToken::new();
-    let shutdown = stopping.clone().cancelled_owned();
+    let header_timeout = settings.api.request_read_timeout;
     let (mut server, socket_file) = match listener {
-        Bound::Tcp(listener) => (
-            tokio::spawn(
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown)
-                    .into_future(),
-            ),
-            None,
-        ),
-        Bound::Unix(listener, path) => (
-            tokio::spawn(
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown)
-                    .into_future(),
-            ),
-            Some(SocketFile(path)),
-        ),
+        Bound::Tcp(listener) => {
+            let listener = Arc::new(listener);
+            let accept = move || {
+                let listener = Arc::clone(&listener);
+                async move {
+                    let (stream, _) = listener.accept().await?;
+                    // Small answers and stream events go out at once.
+                    stream.set_nodelay(true)?;
+                    Ok(stream)
+                }
+            };
+            let serving = crate::http::serve(accept, app, stopping.clone(), header_timeout);
+            (tokio::spawn(serving), None)
+        }
+        Bound::Unix(listener, path) => {
+            let listener = Arc::new(listener);
+            let accept = move || {
+                let listener = Arc::clone(&listener);
+                async move { listener.accept().await.map(|(stream, _)| stream) }
+            };
+            let serving = crate::http::serve(accept, app, stopping.clone(), header_timeout);
+            (tokio::spawn(serving), Some(SocketFile(path)))
+        }
     };
     let mut signals = signals;
     tokio::select! {
@@ -247,7 +253,7 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
         served = &mut server => {
             // The server stopped on its own: still stop every process.
             manager.close().await;
-            return served.context("the HTTP server task failed")?.context("the HTTP server failed");
+            return served.context("the HTTP server task failed");
         }
     }
     tracing::info!("shutting down: stopping every process");
@@ -265,9 +271,7 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
     // In-flight requests get a bounded time to finish; a client that keeps a
     // request open (a slow or stuck upload) must not keep agentproc alive.
     match tokio::time::timeout(settings.limits.shutdown_grace, &mut server).await {
-        Ok(served) => served
-            .context("the HTTP server task failed")?
-            .context("the HTTP server failed")?,
+        Ok(served) => served.context("the HTTP server task failed")?,
         Err(_) => {
             tracing::warn!("requests still open after the shutdown grace: closing them");
             server.abort();

@@ -20,7 +20,16 @@ pub(crate) fn read_body(
 ) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| {
         let status = rejection.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
+        if caused_by::<crate::middleware::BodyTimedOut>(&rejection) {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "Request body was not received in time.",
+            )
+            .with_detail(format!(
+                "the limit is {} ms",
+                state.config.request_read_timeout.as_millis()
+            ))
+        } else if status == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(status, "Request body is too large.").with_detail(format!(
                 "the limit is {} bytes",
                 state.config.max_body_bytes
@@ -30,6 +39,18 @@ pub(crate) fn read_body(
                 .with_detail(rejection.body_text())
         }
     })
+}
+
+/// Whether an error of type `E` is somewhere in `error`'s source chain.
+fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if error.is::<E>() {
+            return true;
+        }
+        next = error.source();
+    }
+    false
 }
 
 /// The last path segment, percent-decoded to bytes.

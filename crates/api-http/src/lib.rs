@@ -44,6 +44,8 @@ pub const DEFAULT_LIST_LIMIT: usize = 10;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Default for [`ApiConfig::stream_keepalive`].
 pub const DEFAULT_STREAM_KEEPALIVE: Duration = Duration::from_secs(15);
+/// Default for [`ApiConfig::request_read_timeout`].
+pub const DEFAULT_REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How the HTTP layer behaves.
 #[derive(Debug, Clone)]
@@ -55,8 +57,13 @@ pub struct ApiConfig {
     pub list_limit: usize,
     /// Request bodies larger than this are refused with 413.
     pub max_body_bytes: usize,
-    /// How often a quiet stream sends a keep-alive comment.
+    /// How often a quiet stream sends a keep-alive comment (more than
+    /// zero).
     pub stream_keepalive: Duration,
+    /// How long a client has to send a request's body once its headers
+    /// arrived (408 after). The server loop applies the same limit to
+    /// headers.
+    pub request_read_timeout: Duration,
     /// When set, every route but `/healthz` needs `Authorization: Bearer
     /// <token>`.
     pub token: Option<BearerToken>,
@@ -69,6 +76,7 @@ impl Default for ApiConfig {
             list_limit: DEFAULT_LIST_LIMIT,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             stream_keepalive: DEFAULT_STREAM_KEEPALIVE,
+            request_read_timeout: DEFAULT_REQUEST_READ_TIMEOUT,
             token: None,
         }
     }
@@ -140,6 +148,7 @@ impl ApiState {
 /// the middleware (access log, cross-origin guard, panic guard).
 pub fn router(state: ApiState) -> Router {
     let max_body_bytes = state.config.max_body_bytes;
+    let request_read_timeout = state.config.request_read_timeout;
     let metrics = Arc::clone(&state.metrics);
     Router::new()
         .route("/healthz", axum::routing::get(health::healthz))
@@ -158,6 +167,10 @@ pub fn router(state: ApiState) -> Router {
         ))
         .layer(axum::middleware::from_fn(middleware::refuse_cross_origin))
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            request_read_timeout,
+            middleware::body_deadline,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             middleware::access_log,

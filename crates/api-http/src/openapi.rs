@@ -86,7 +86,8 @@ pub(crate) async fn openapi_json() -> Response {
 
 /// What every operation shares: the bearer scheme, and the answers the
 /// middleware gives before a handler runs (401 without the token, 403 for
-/// cross-origin requests, 413 for bodies over the limit).
+/// cross-origin requests, 408 for bodies too slow, 413 for bodies over the
+/// limit).
 struct Common;
 
 impl Modify for Common {
@@ -129,6 +130,12 @@ impl Modify for Common {
         components.responses.insert(
             "TooLarge".to_owned(),
             RefOr::T(error("The body is larger than `max_body_bytes`.")),
+        );
+        components.responses.insert(
+            "BodyTimeout".to_owned(),
+            RefOr::T(error(
+                "The body did not fully arrive within `request_read_timeout` of the headers.",
+            )),
         );
         for item in openapi.paths.paths.values_mut() {
             if let Some(get) = item.get.as_mut() {
@@ -176,6 +183,10 @@ fn add_common(operation: &mut Operation, has_body: bool) {
         RefOr::Ref(Ref::from_response_name("CrossOrigin")),
     );
     if has_body {
+        responses.insert(
+            "408".to_owned(),
+            RefOr::Ref(Ref::from_response_name("BodyTimeout")),
+        );
         responses.insert(
             "413".to_owned(),
             RefOr::Ref(Ref::from_response_name("TooLarge")),

@@ -995,3 +995,38 @@ fn the_cli_runs_streams_and_forwards_ctrl_c() {
     assert_eq!(lines[lines.len() - 1]["exit_reason"], "exited");
     assert_eq!(server.terminate().code(), Some(0));
 }
+
+/// A client that sends half its headers, or stays idle on a keep-alive
+/// connection, is disconnected after `request_read_timeout`; others are
+/// served meanwhile.
+#[test]
+fn slow_and_idle_connections_are_closed() {
+    let server = start_server(&[("AGENTPROC_REQUEST_READ_TIMEOUT", "300ms")]);
+    let mut slow = TcpStream::connect(server.address).expect("connect");
+    write!(slow, "GET /healthz HTTP/1.1\r\nHost: x\r\n").expect("half the headers");
+    let mut idle = TcpStream::connect(server.address).expect("connect");
+    write!(idle, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").expect("a request");
+
+    // Meanwhile another client is served.
+    let (status, _) = server.request("GET", "/healthz", "");
+    assert_eq!(status, 200);
+
+    // The server closes both: reading reaches the end of the stream (a
+    // server that never closes them fails the reads after a minute).
+    for stream in [&slow, &idle] {
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .expect("read timeout");
+    }
+    let mut rest = Vec::new();
+    slow.read_to_end(&mut rest).expect("read");
+    assert!(
+        rest.is_empty() || String::from_utf8_lossy(&rest).starts_with("HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&rest)
+    );
+    let mut answered = Vec::new();
+    idle.read_to_end(&mut answered).expect("read");
+    assert!(String::from_utf8_lossy(&answered).starts_with("HTTP/1.1 200"));
+    assert_eq!(server.terminate().code(), Some(0));
+}

@@ -2,6 +2,7 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
+use futures_util::StreamExt;
 use serde_json::json;
 
 use crate::support::Api;
@@ -90,6 +91,44 @@ async fn oversized_bodies_are_refused_with_413() {
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(reply.message(), "Request body is too large.");
     assert_eq!(reply.json["detail"], "the limit is 1048576 bytes");
+    assert!(api.list(None).await.is_empty());
+    api.close().await;
+}
+
+/// A body that stops arriving gets 408 after `request_read_timeout` (on
+/// Tokio's paused clock), and nothing is started.
+#[tokio::test(start_paused = true)]
+async fn a_body_that_never_finishes_gets_408() {
+    use std::sync::Arc;
+
+    use agentproc_api_http::ApiConfig;
+    use agentproc_core::ManagerConfig;
+    use agentproc_core::clock::SystemClock;
+    use agentproc_exec_local::LocalExecer;
+
+    let api = Api::build(
+        ManagerConfig::default(),
+        Arc::new(LocalExecer::default()),
+        Arc::new(SystemClock),
+        ApiConfig {
+            request_read_timeout: std::time::Duration::from_secs(30),
+            ..ApiConfig::default()
+        },
+    );
+    // Half a JSON object, then nothing, forever.
+    let stalled = futures_util::stream::iter([Ok::<_, std::io::Error>(axum::body::Bytes::from(
+        r#"{"command":"echo "#,
+    ))])
+    .chain(futures_util::stream::pending());
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v0/processes/start")
+        .body(Body::from_stream(stalled))
+        .expect("request");
+    let reply = api.send(request).await;
+    assert_eq!(reply.status, StatusCode::REQUEST_TIMEOUT, "{}", reply.body);
+    assert_eq!(reply.message(), "Request body was not received in time.");
+    assert_eq!(reply.json["detail"], "the limit is 30000 ms");
     assert!(api.list(None).await.is_empty());
     api.close().await;
 }
