@@ -268,6 +268,17 @@ fn bad_values_name_their_key() {
     });
     assert!(message.contains("key \"max_running\" (from environment variable AGENTPROC_MAX_RUNNING): must be at least 1"), "{message}");
 
+    for key in ["stream_keepalive", "stdin_timeout", "request_read_timeout"] {
+        let message = error_for(|jail| {
+            jail.set_env(format!("AGENTPROC_{}", key.to_uppercase()), "0s");
+            Ok(args())
+        });
+        assert!(
+            message.contains(&format!("key \"{key}\"")) && message.contains("more than zero"),
+            "{message}"
+        );
+    }
+
     let message = error_for(|jail| {
         jail.set_env("AGENTPROC_OUTPUT_MAX_BYTES_PER_PROCESS", "10");
         Ok(args())
