@@ -66,6 +66,19 @@ pub struct ClientArgs {
     pub json: bool,
 }
 
+/// A `--timeout`: a number of seconds or a duration like `30s`; more than
+/// zero.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let duration = match text.trim().parse::<u64>() {
+        Ok(seconds) => std::time::Duration::from_secs(seconds),
+        Err(_) => humantime::parse_duration(text).map_err(|error| error.to_string())?,
+    };
+    if duration.is_zero() {
+        return Err("must be more than zero".to_owned());
+    }
+    Ok(duration)
+}
+
 /// `agentproc run`.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
@@ -81,8 +94,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME=VALUE")]
     pub env: Vec<String>,
 
-    /// Stop the command after this long (SIGTERM, then SIGKILL), e.g. 30s.
-    #[arg(long, value_parser = humantime::parse_duration)]
+    /// Stop the command after this long (SIGTERM, then SIGKILL): 30s, 5m,
+    /// 1h 30m, or a number of seconds.
+    #[arg(long, value_parser = parse_timeout)]
     pub timeout: Option<std::time::Duration>,
 
     /// The command: its words are joined with spaces into one shell command

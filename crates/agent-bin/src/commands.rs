@@ -51,9 +51,29 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         body["workdir"] = json!(dir);
     }
     if let Some(timeout) = args.timeout {
-        body["timeout_ms"] = json!(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+        // Whole milliseconds, rounded up: 0 would mean no deadline at all.
+        let millis = timeout.as_nanos().div_ceil(1_000_000);
+        body["timeout_ms"] = json!(u64::try_from(millis).unwrap_or(u64::MAX));
     }
-    let started = client.post(&format!("{PROCESSES}/start"), &body).await?;
+    // Signals are caught from before the start is sent: one that arrives
+    // while it is in flight is forwarded once the id is known, instead of
+    // killing this client and leaving the command running.
+    let mut signals = Forwarded::install()?;
+    let mut early = Vec::new();
+    let start_path = format!("{PROCESSES}/start");
+    let start = client.post(&start_path, &body);
+    tokio::pin!(start);
+    let started = loop {
+        tokio::select! {
+            started = &mut start => break started?,
+            signal = signals.next() => {
+                if signal == "kill" {
+                    bail!("interrupted twice before the server answered the start; the command may be running on the server (agentproc ps)");
+                }
+                early.push(signal);
+            }
+        }
+    };
     let id = started["id"]
         .as_str()
         .context("the server gave no process id")?
@@ -64,32 +84,98 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         println!("{started}");
     }
 
-    let interrupts = tokio::spawn(forward_interrupts(client.clone(), id.clone()));
+    for signal in early {
+        send_signal(&client, &id, signal).await;
+    }
+    let forwarding = tokio::spawn(signals.forward(client.clone(), id.clone()));
     let outcome = follow(&client, &id, args.client.json, true).await;
-    interrupts.abort();
+    forwarding.abort();
     let last = outcome?;
+    explain_end(&last);
     Ok(exit_code_of(&last))
 }
 
-/// Forwards Ctrl-C: `interrupt` first, `kill` after that.
-async fn forward_interrupts(client: Client, id: String) {
-    let Ok(mut interrupts) =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-    else {
-        return;
-    };
-    let mut count = 0;
-    while interrupts.recv().await.is_some() {
-        count += 1;
-        let signal = if count == 1 { "interrupt" } else { "kill" };
-        eprintln!("agentproc: sending {signal} to {id}");
-        let _ = client
-            .post(
-                &format!("{PROCESSES}/{id}/signal"),
-                &json!({ "signal": signal }),
-            )
-            .await;
+/// The signals `run` passes on to its command: Ctrl-C (SIGINT) as
+/// `interrupt`, a second one as `kill`; SIGTERM (`timeout`, a service
+/// manager) as `terminate`; SIGHUP (the terminal went away) as `hangup`.
+struct Forwarded {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+    interrupts: u32,
+}
+
+impl Forwarded {
+    fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt()).context("catching SIGINT")?,
+            terminate: signal(SignalKind::terminate()).context("catching SIGTERM")?,
+            hangup: signal(SignalKind::hangup()).context("catching SIGHUP")?,
+            interrupts: 0,
+        })
     }
+
+    /// The next signal to send (its API name).
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            Some(()) = self.interrupt.recv() => {
+                self.interrupts += 1;
+                if self.interrupts == 1 { "interrupt" } else { "kill" }
+            }
+            Some(()) = self.terminate.recv() => "terminate",
+            Some(()) = self.hangup.recv() => "hangup",
+        }
+    }
+
+    async fn forward(mut self, client: Client, id: String) {
+        loop {
+            let signal = self.next().await;
+            send_signal(&client, &id, signal).await;
+        }
+    }
+}
+
+async fn send_signal(client: &Client, id: &str, signal: &str) {
+    // Not eprintln!: after SIGHUP the terminal may be gone, and a failed
+    // write must not end the client.
+    let _ = writeln!(std::io::stderr(), "agentproc: sending {signal} to {id}");
+    if let Err(error) = client
+        .post(
+            &format!("{PROCESSES}/{id}/signal"),
+            &json!({ "signal": signal }),
+        )
+        .await
+    {
+        let _ = writeln!(std::io::stderr(), "agentproc: {error:#}");
+    }
+}
+
+/// One line on standard error when the command did not simply exit: why it
+/// ended (the exit code alone does not say).
+fn explain_end(last: &Value) {
+    let reason = last["exit_reason"].as_str().unwrap_or("exited");
+    let signal = last["signal"].as_str();
+    let why = match reason {
+        "exited" if last["exit_code"].as_i64() == Some(-1) => {
+            "the shell exited, but processes it left in the background kept its output open past the server's pipe_drain_grace (exit code -1, as in Coder)".to_owned()
+        }
+        "exited" => return,
+        "deadline_exceeded" => "its deadline (--timeout) passed".to_owned(),
+        "shutdown" => "the agentproc server shut down".to_owned(),
+        "killed" => "it was signalled on request".to_owned(),
+        "oom_killed" => "it ran out of memory (OOM killer)".to_owned(),
+        "signaled" => "a signal from outside agentproc".to_owned(),
+        "spawn_failed" => format!(
+            "it could not be started: {}",
+            last["error"].as_str().unwrap_or("unknown error")
+        ),
+        other => other.to_owned(),
+    };
+    let _ = match signal {
+        Some(signal) => writeln!(std::io::stderr(), "agentproc: ended by {signal}: {why}"),
+        None => writeln!(std::io::stderr(), "agentproc: ended: {why}"),
+    };
 }
 
 /// Prints the process's output as it comes until it exits; returns the

@@ -212,11 +212,17 @@ impl Metrics {
 
     /// Counts one answered request.
     pub(crate) fn request(&self, method: &str, route: Option<&str>, status: u16, took: Duration) {
+        // Clients cannot grow the label set: methods outside the standard
+        // ones share one label, as do unmatched paths (status codes are
+        // three digits).
+        let method = match method {
+            "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "CONNECT" | "OPTIONS" | "TRACE"
+            | "PATCH" => method,
+            _ => "other",
+        };
         self.http_requests
             .get_or_create(&HttpLabels {
                 method: method.to_owned(),
-                // Unmatched paths share one label: clients cannot grow the
-                // label set.
                 route: route.unwrap_or("unmatched").to_owned(),
                 status,
             })

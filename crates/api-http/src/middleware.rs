@@ -28,8 +28,9 @@ pub(crate) async fn access_log(
     let mut entry = AccessEntry {
         metrics,
         started: Instant::now(),
-        method: request.method().to_string(),
-        path: request.uri().path().to_owned(),
+        // Bounded: a client decides how long these are.
+        method: clipped(request.method().as_str(), 32),
+        path: clipped(request.uri().path(), 2048),
         route: request
             .extensions()
             .get::<MatchedPath>()
@@ -40,6 +41,19 @@ pub(crate) async fn access_log(
     let response = next.run(request).await;
     entry.status = Some(response.status().as_u16());
     response
+}
+
+/// `text` cut to at most `max` bytes (at a character boundary), marked with
+/// `…` when cut.
+fn clipped(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// The access-log line of one request, written when it is dropped: after

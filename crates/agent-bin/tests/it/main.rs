@@ -1030,3 +1030,106 @@ fn slow_and_idle_connections_are_closed() {
     assert!(String::from_utf8_lossy(&answered).starts_with("HTTP/1.1 200"));
     assert_eq!(server.terminate().code(), Some(0));
 }
+
+/// Ctrl-C while the start request is in flight is not lost: the client
+/// holds it until it knows the process id, then forwards it (it used to
+/// die and leave the command running). A scripted server holds the start's
+/// answer until the signal is sent.
+#[test]
+fn a_ctrl_c_during_the_start_is_forwarded() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let mut run = Command::new(BIN)
+        .args(["run", "--server", &address, "--", "sleep 300"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("agentproc run");
+
+    let (mut start, _) = listener.accept().expect("the start");
+    let (head, _) = read_request(&mut start);
+    assert!(head.starts_with("POST /api/v0/processes/start "), "{head}");
+    // The start is in flight: Ctrl-C now.
+    signal(run.id(), libc::SIGINT);
+    respond(
+        &mut start,
+        "application/json",
+        r#"{"id":"p1","started":true}"#,
+    );
+
+    let mut forwarded = accept_while_running(&listener, &mut run);
+    let (head, body) = read_request(&mut forwarded);
+    assert!(
+        head.starts_with("POST /api/v0/processes/p1/signal "),
+        "{head}"
+    );
+    assert_eq!(body, r#"{"signal":"interrupt"}"#);
+    respond(&mut forwarded, "application/json", r#"{"message":"sent"}"#);
+
+    let mut stream = accept_while_running(&listener, &mut run);
+    let (head, _) = read_request(&mut stream);
+    assert!(
+        head.starts_with("GET /api/v0/processes/p1/stream"),
+        "{head}"
+    );
+    respond(
+        &mut stream,
+        "text/event-stream",
+        "event: exit\ndata: {\"running\":false,\"exit_code\":-1,\"exit_reason\":\"killed\",\"signal\":\"SIGINT\"}\n\n",
+    );
+    assert_eq!(run.wait().expect("wait").code(), Some(130));
+}
+
+/// The client's next connection; fails if the client exits instead.
+fn accept_while_running(listener: &std::net::TcpListener, client: &mut Child) -> TcpStream {
+    listener.set_nonblocking(true).expect("nonblocking");
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                stream.set_nonblocking(false).expect("blocking");
+                return stream;
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                if let Some(status) = client.try_wait().expect("try_wait") {
+                    panic!("the client exited ({status}) instead of connecting");
+                }
+                std::thread::yield_now();
+            }
+            Err(error) => panic!("accept: {error}"),
+        }
+    }
+}
+
+/// One HTTP/1.1 request: its head and its body (by Content-Length).
+fn read_request(stream: &mut TcpStream) -> (String, String) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).expect("read") > 0, "{head}");
+        head.push_str(&line);
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let length = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).expect("body");
+    (head, String::from_utf8(body).expect("utf-8"))
+}
+
+fn respond(stream: &mut TcpStream, content_type: &str, body: &str) {
+    write!(
+        stream,
+        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("respond");
+}

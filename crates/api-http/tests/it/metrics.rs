@@ -86,3 +86,31 @@ async fn counters_move_with_starts_exits_signals_and_requests() {
     assert!(after.contains("route=\"/metrics\""), "{after}");
     api.close().await;
 }
+
+/// Clients without the token cannot grow the label set: made-up methods
+/// and unknown paths share one series.
+#[tokio::test]
+async fn made_up_methods_and_paths_share_labels() {
+    use axum::body::Body;
+    use axum::http::Request;
+
+    let api = Api::local();
+    for i in 0..50 {
+        let request = Request::builder()
+            .method(format!("M{i}X").as_str())
+            .uri(format!("/no/such/route/{i}"))
+            .body(Body::empty())
+            .expect("request");
+        api.send(request).await;
+    }
+    let metrics = api.get("/metrics", None).await.body;
+    assert_eq!(
+        sample(
+            &metrics,
+            "agentproc_http_requests_total{method=\"other\",route=\"unmatched\",status=\"404\"}"
+        ),
+        50.0
+    );
+    assert!(!metrics.contains("M1X"), "{metrics}");
+    api.close().await;
+}
