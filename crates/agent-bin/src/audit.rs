@@ -23,9 +23,12 @@ use serde_json::{Value, json};
 pub struct AuditSettings {
     /// The file (appended to across restarts).
     pub path: PathBuf,
-    /// Past this size the file is renamed to `<path>.1` (replacing the
-    /// previous one) and a new one started; 0 never rotates.
+    /// Past this size the file is renamed to `<path>.1` (older ones move
+    /// up to `<path>.<keep>`, the oldest is deleted) and a new one started;
+    /// 0 never rotates.
     pub max_bytes: u64,
+    /// How many rotated files are kept (at least 1).
+    pub keep: u32,
 }
 
 /// Work for the writer thread.
@@ -187,9 +190,17 @@ impl AuditFile {
             && self.size > 0
             && self.size + bytes > self.settings.max_bytes
         {
-            let rotated = rotated_path(&self.settings.path);
-            std::fs::rename(&self.settings.path, &rotated)?;
-            self.file = open_append(&self.settings.path)?;
+            let path = &self.settings.path;
+            for n in (1..self.settings.keep.max(1)).rev() {
+                match std::fs::rename(rotated_path(path, n), rotated_path(path, n + 1)) {
+                    Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(error);
+                    }
+                    _ => {}
+                }
+            }
+            std::fs::rename(path, rotated_path(path, 1))?;
+            self.file = open_append(path)?;
             self.size = 0;
         }
         let mut buffer = Vec::with_capacity(line.len() + 1);
@@ -201,21 +212,30 @@ impl AuditFile {
     }
 }
 
+/// Opens `path` for appending, creating it (and missing directories, 0700)
+/// as needed; an existing file is made 0600 too, since the log holds
+/// command lines.
 fn open_append(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
     }
-    OpenOptions::new()
+    let file = OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o600)
-        .open(path)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(file)
 }
 
-/// `<path>.1`.
-fn rotated_path(path: &Path) -> PathBuf {
+/// `<path>.<n>`.
+fn rotated_path(path: &Path, n: u32) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
-    name.push(".1");
+    name.push(format!(".{n}"));
     PathBuf::from(name)
 }
 
@@ -236,6 +256,7 @@ mod tests {
         let settings = AuditSettings {
             path: path.clone(),
             max_bytes: 30,
+            keep: 2,
         };
         let mut log = AuditFile::open(settings.clone()).expect("open");
         log.append("{\"n\":1}").expect("append");
@@ -250,16 +271,34 @@ mod tests {
         // The next line would pass 30 bytes: rotate first.
         log.append("{\"n\":3, \"long\": true}").expect("append");
         assert_eq!(
-            std::fs::read_to_string(rotated_path(&path)).expect("rotated"),
+            std::fs::read_to_string(rotated_path(&path, 1)).expect("rotated"),
             "{\"n\":1}\n{\"n\":2}\n"
         );
         assert_eq!(
             std::fs::read_to_string(&path).expect("read"),
             "{\"n\":3, \"long\": true}\n"
         );
+        // Older files move up; beyond `keep` the oldest goes.
+        log.append("{\"n\":4, \"long\": true}").expect("append");
+        log.append("{\"n\":5, \"long\": true}").expect("append");
+        let read = |n| std::fs::read_to_string(rotated_path(&path, n)).expect("rotated");
+        assert_eq!(read(1), "{\"n\":4, \"long\": true}\n");
+        assert_eq!(read(2), "{\"n\":3, \"long\": true}\n");
+        assert!(!rotated_path(&path, 3).exists());
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
+        let mode = |path: &Path| std::fs::metadata(path).expect("meta").permissions().mode();
+        assert_eq!(mode(&path) & 0o777, 0o600);
+        assert_eq!(mode(&rotated_path(&path, 2)) & 0o777, 0o600);
+        // An existing, more open file is made private when opened.
+        drop(log);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let _log = AuditFile::open(AuditSettings {
+            path: path.clone(),
+            max_bytes: 30,
+            keep: 2,
+        })
+        .expect("reopen");
+        assert_eq!(mode(&path) & 0o777, 0o600);
         let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
     }
 }

@@ -59,6 +59,7 @@ pub const KEYS: &[&str] = &[
     "request_read_timeout",
     "audit_log",
     "audit_log_max_bytes",
+    "audit_log_keep",
     "executor",
     "sandbox_cgroups",
     "sandbox_v1_memory",
@@ -122,6 +123,7 @@ pub struct RawConfig {
     audit_log: PathBuf,
     #[serde(deserialize_with = "size")]
     audit_log_max_bytes: u64,
+    audit_log_keep: u32,
     executor: String,
     sandbox_cgroups: String,
     sandbox_v1_memory: bool,
@@ -274,10 +276,15 @@ pub fn figment(args: &ServeArgs, system_file: &Path) -> anyhow::Result<Figment> 
 
 /// `AGENTPROC_*` variables in `vars` that configure nothing (likely typos).
 pub fn unknown_env_vars(vars: impl IntoIterator<Item = String>) -> Vec<String> {
+    // Ours, but not the server's: the CLI's server address, and the
+    // revision `cargo run` exports from the build script.
+    const NOT_SERVER_SETTINGS: &[&str] = &["server", "git_revision"];
     vars.into_iter()
         .filter(|name| {
-            name.strip_prefix(ENV_PREFIX)
-                .is_some_and(|key| !KEYS.contains(&key.to_ascii_lowercase().as_str()))
+            name.strip_prefix(ENV_PREFIX).is_some_and(|key| {
+                let key = key.to_ascii_lowercase();
+                !KEYS.contains(&key.as_str()) && !NOT_SERVER_SETTINGS.contains(&key.as_str())
+            })
         })
         .collect()
 }
@@ -476,6 +483,12 @@ impl RawConfig {
                 origin(figment.find_metadata(key), key)
             )
         };
+        if self.audit_log_keep == 0 {
+            return Err(invalid(
+                "audit_log_keep",
+                "must be at least 1 (set audit_log_max_bytes to 0 to never rotate)".to_owned(),
+            ));
+        }
         for (key, value) in [
             ("stream_keepalive", self.stream_keepalive),
             ("stdin_timeout", self.stdin_timeout),
@@ -505,35 +518,36 @@ impl RawConfig {
                 )
             })?),
         };
-        let token = match (
-            self.token.is_empty(),
-            self.token_file.as_os_str().is_empty(),
-        ) {
-            (true, true) => None,
-            (false, true) => Some(self.token.trim().to_owned()),
-            (true, false) => {
-                let text = std::fs::read_to_string(&self.token_file).map_err(|error| {
+        let token =
+            match (
+                self.token.is_empty(),
+                self.token_file.as_os_str().is_empty(),
+            ) {
+                (true, true) => None,
+                (false, true) => Some(BearerToken::new(self.token.trim()).ok_or_else(|| {
                     invalid(
-                        "token_file",
-                        format!("cannot read {}: {error}", self.token_file.display()),
+                        "token",
+                        "is only whitespace; leave it empty for no token".to_owned(),
                     )
-                })?;
-                Some(text.trim().to_owned())
-            }
-            (false, false) => {
-                return Err(invalid(
-                    "token",
-                    "set either token or token_file, not both".to_owned(),
-                ));
-            }
-        };
-        let token = match token {
-            None => None,
-            Some(token) => Some(
-                BearerToken::new(&token)
-                    .ok_or_else(|| invalid("token_file", "the token file is empty".to_owned()))?,
-            ),
-        };
+                })?),
+                (true, false) => {
+                    let text = std::fs::read_to_string(&self.token_file).map_err(|error| {
+                        invalid(
+                            "token_file",
+                            format!("cannot read {}: {error}", self.token_file.display()),
+                        )
+                    })?;
+                    Some(BearerToken::new(text.trim()).ok_or_else(|| {
+                        invalid("token_file", "the token file is empty".to_owned())
+                    })?)
+                }
+                (false, false) => {
+                    return Err(invalid(
+                        "token",
+                        "set either token or token_file, not both".to_owned(),
+                    ));
+                }
+            };
         let filter: Targets = parse_log_filter(&self.log_level).map_err(|error| {
             invalid(
                 "log_level",
@@ -577,6 +591,7 @@ impl RawConfig {
                     invalid("audit_log", format!("cannot make it absolute: {error}"))
                 })?,
                 max_bytes: self.audit_log_max_bytes,
+                keep: self.audit_log_keep,
             })
         };
         Ok(Settings {

@@ -237,14 +237,14 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
             let serving = crate::http::serve(accept, app, stopping.clone(), header_timeout);
             (tokio::spawn(serving), None)
         }
-        Bound::Unix(listener, path) => {
+        Bound::Unix(listener, socket_file) => {
             let listener = Arc::new(listener);
             let accept = move || {
                 let listener = Arc::clone(&listener);
                 async move { listener.accept().await.map(|(stream, _)| stream) }
             };
             let serving = crate::http::serve(accept, app, stopping.clone(), header_timeout);
-            (tokio::spawn(serving), Some(SocketFile(path)))
+            (tokio::spawn(serving), Some(socket_file))
         }
     };
     let mut signals = signals;
@@ -291,7 +291,7 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
 /// A bound listener.
 enum Bound {
     Tcp(TcpListener),
-    Unix(tokio::net::UnixListener, PathBuf),
+    Unix(tokio::net::UnixListener, SocketFile),
 }
 
 impl Bound {
@@ -299,24 +299,50 @@ impl Bound {
     fn address(&self) -> std::io::Result<String> {
         match self {
             Self::Tcp(listener) => Ok(listener.local_addr()?.to_string()),
-            Self::Unix(_, path) => Ok(format!("unix:{}", path.display())),
+            Self::Unix(_, socket) => Ok(format!("unix:{}", socket.path.display())),
         }
     }
 }
 
 /// Removes the socket file when agentproc stops.
-struct SocketFile(PathBuf);
+struct SocketFile {
+    path: PathBuf,
+    /// Device and inode of the socket we bound, when known.
+    identity: Option<(u64, u64)>,
+}
+
+impl SocketFile {
+    fn new(path: PathBuf) -> Self {
+        let identity = file_identity(&path);
+        Self { path, identity }
+    }
+}
+
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|meta| (meta.dev(), meta.ino()))
+}
 
 impl Drop for SocketFile {
+    /// Removes the socket file, unless it is no longer ours (moved away and
+    /// replaced by another server's, say).
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        if self.identity.is_some() && file_identity(&self.path) == self.identity {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
 fn bind(address: &ListenAddr) -> anyhow::Result<Bound> {
     match address {
         ListenAddr::Tcp(address) => Ok(Bound::Tcp(listen(*address)?)),
-        ListenAddr::Unix(path) => Ok(Bound::Unix(listen_unix(path)?, path.clone())),
+        ListenAddr::Unix(path) => {
+            let listener = listen_unix(path)?;
+            // Identified right after binding, before anyone could swap it.
+            Ok(Bound::Unix(listener, SocketFile::new(path.clone())))
+        }
     }
 }
 

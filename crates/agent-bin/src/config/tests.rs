@@ -342,6 +342,8 @@ fn unrelated_agentproc_variables_are_ignored_and_reported() {
             "AGENTPROC_LISTEN",
             "PATH",
             "AGENTPROC_LIST_LIMIT",
+            "AGENTPROC_SERVER",
+            "AGENTPROC_GIT_REVISION",
         ]
         .map(String::from),
     );
@@ -399,6 +401,17 @@ fn tokens_come_from_the_key_the_environment_or_a_file() {
         Ok(args())
     });
     assert!(empty.contains("empty"), "{empty}");
+    let blank = error_for(|jail| {
+        jail.create_file("agentproc.toml", "token = \"   \"")?;
+        Ok(ServeArgs {
+            config: Some("agentproc.toml".into()),
+            ..args()
+        })
+    });
+    assert!(
+        blank.contains("key \"token\"") && blank.contains("only whitespace"),
+        "{blank}"
+    );
     let missing = error_for(|jail| {
         jail.set_env("AGENTPROC_TOKEN_FILE", "/nonexistent/token");
         Ok(args())

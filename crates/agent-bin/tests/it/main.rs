@@ -776,6 +776,36 @@ fn a_unix_socket_is_private_and_a_stale_one_is_replaced() {
     let _ = std::fs::remove_dir_all(&state);
 }
 
+/// Shutdown removes its socket file only if it is still the one it bound:
+/// one moved away and replaced by another server's is left alone.
+#[test]
+fn shutdown_leaves_another_servers_socket_alone() {
+    let state = state_dir();
+    std::fs::create_dir_all(&state).expect("state dir");
+    let socket = state.join("api.sock");
+    let listen = format!("unix:{}", socket.display());
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", &listen, "--log-format", "json"])
+        .env_remove("AGENTPROC_LISTEN")
+        .env("AGENTPROC_STATE_DIR", &state)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn agentproc");
+    let mut log = BufReader::new(child.stderr.take().expect("stderr"));
+    wait_for_log(&mut log, "agentproc listening");
+    std::fs::rename(&socket, state.join("moved.sock")).expect("move it away");
+    let other = std::os::unix::net::UnixListener::bind(&socket).expect("another server");
+    signal(child.id(), libc::SIGTERM);
+    let mut rest = String::new();
+    let _ = log.read_to_string(&mut rest);
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+    assert!(socket.exists(), "the other server's socket was removed");
+    drop(other);
+    let _ = std::fs::remove_dir_all(&state);
+}
+
 #[test]
 fn a_token_guards_every_route_but_healthz() {
     let server = start_server(&[("AGENTPROC_TOKEN", "open-sesame")]);
