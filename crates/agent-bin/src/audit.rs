@@ -136,6 +136,9 @@ fn record(event: &ManagerEvent) -> Option<Value> {
             info, output_bytes, ..
         } => {
             let exit = info.exit.as_ref()?;
+            // A start that failed has no start line: its exit says what
+            // was asked for and why it failed.
+            let failed = exit.reason == agentproc_core::ExitReason::SpawnFailed;
             json!({
                 "event": "exit",
                 "process_id": info.id.to_string(),
@@ -145,6 +148,10 @@ fn record(event: &ManagerEvent) -> Option<Value> {
                 "signal": exit.signal.and_then(agentproc_core::exec::signal_name),
                 "duration_ms": millis(exit.duration),
                 "output_bytes": output_bytes,
+                "command": failed.then(|| info.command.clone()),
+                "workdir": failed.then(|| info.workdir.as_ref().map(|dir| dir.to_string_lossy().into_owned())).flatten(),
+                "client_token": failed.then(|| info.client_token.clone()).flatten(),
+                "error": exit.error,
             })
         }
         _ => return None,

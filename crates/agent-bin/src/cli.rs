@@ -86,7 +86,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub client: ClientArgs,
 
-    /// Working directory of the command [default: the server's].
+    /// Working directory of the command; a relative one is taken from where
+    /// this client runs [default: the server's].
     #[arg(long, value_name = "DIR")]
     pub workdir: Option<String>,
 

@@ -3,6 +3,7 @@
 //! token when there is one. Server errors become one readable line.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use http_body_util::{BodyExt, Full};
@@ -135,26 +136,59 @@ impl Client {
             request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
         }
         let unreachable = || format!("cannot reach the agentproc server at {}", self.server);
-        match &self.server {
-            Server::Tcp(authority) => {
-                let stream = tokio::net::TcpStream::connect(authority)
-                    .await
-                    .with_context(unreachable)?;
-                let _ = stream.set_nodelay(true);
-                exchange(stream, request, body)
-                    .await
-                    .with_context(unreachable)
+        let silent = || {
+            format!(
+                "the agentproc server at {} did not answer within {} s",
+                self.server,
+                ANSWER_TIMEOUT.as_secs()
+            )
+        };
+        let answer = async {
+            match &self.server {
+                Server::Tcp(authority) => {
+                    let stream = bounded(tokio::net::TcpStream::connect(authority))
+                        .await
+                        .with_context(unreachable)?;
+                    let _ = stream.set_nodelay(true);
+                    exchange(stream, request, body)
+                        .await
+                        .with_context(unreachable)
+                }
+                Server::Unix(path) => {
+                    let stream = bounded(tokio::net::UnixStream::connect(path))
+                        .await
+                        .with_context(unreachable)?;
+                    exchange(stream, request, body)
+                        .await
+                        .with_context(unreachable)
+                }
             }
-            Server::Unix(path) => {
-                let stream = tokio::net::UnixStream::connect(path)
-                    .await
-                    .with_context(unreachable)?;
-                exchange(stream, request, body)
-                    .await
-                    .with_context(unreachable)
-            }
-        }
+        };
+        tokio::time::timeout(ANSWER_TIMEOUT, answer)
+            .await
+            .map_err(|_| anyhow::anyhow!(silent()))?
     }
+}
+
+/// How long a connection may take to open.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the server may take to start answering (long waits ask it for
+/// less: see `commands::WAIT_SLICE`).
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `connect` within [`CONNECT_TIMEOUT`].
+async fn bounded<S>(
+    connect: impl std::future::Future<Output = std::io::Result<S>>,
+) -> std::io::Result<S> {
+    tokio::time::timeout(CONNECT_TIMEOUT, connect)
+        .await
+        .unwrap_or_else(|_| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no connection within {} s", CONNECT_TIMEOUT.as_secs()),
+            ))
+        })
 }
 
 async fn exchange<S>(

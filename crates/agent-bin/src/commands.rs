@@ -14,11 +14,21 @@ use crate::client::{Client, Server, ServerError};
 
 const PROCESSES: &str = "/api/v0/processes";
 
+/// How long one wait request asks the server to block: well within the
+/// client's answer timeout.
+const WAIT_SLICE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The client for `args`.
 ///
 /// # Errors
 /// When `--server` is not an address.
 pub fn client(args: &ClientArgs) -> anyhow::Result<Client> {
+    if let Some(token) = &args.token {
+        anyhow::ensure!(
+            hyper::header::HeaderValue::from_str(&format!("Bearer {token}")).is_ok(),
+            "the token cannot be sent in an HTTP header (it contains a newline or another control character)"
+        );
+    }
     Ok(Client::new(
         Server::parse(&args.server)?,
         args.token.clone(),
@@ -48,7 +58,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         "env": env,
     });
     if let Some(dir) = &args.workdir {
-        body["workdir"] = json!(dir);
+        // Relative to where the client runs (the server would resolve it
+        // against its own default directory).
+        let dir = std::path::absolute(dir)
+            .with_context(|| format!("cannot make --workdir {dir:?} absolute"))?;
+        body["workdir"] = json!(dir.to_string_lossy());
     }
     if let Some(timeout) = args.timeout {
         // Whole milliseconds, rounded up: 0 would mean no deadline at all.
@@ -302,7 +316,10 @@ fn parse_event(event: &str) -> (Option<String>, Option<String>) {
 async fn wait_for_exit(client: &Client, id: &str) -> anyhow::Result<Value> {
     loop {
         let state = client
-            .get(&format!("{PROCESSES}/{id}/output?wait=true"))
+            .get(&format!(
+                "{PROCESSES}/{id}/output?wait=true&timeout_ms={}",
+                WAIT_SLICE.as_millis()
+            ))
             .await?;
         if state["running"] == json!(false) {
             return Ok(state);
@@ -355,7 +372,10 @@ pub async fn ps(args: ClientArgs) -> anyhow::Result<u8> {
                     process["exit_code"].as_i64(),
                 ) {
                     (Some("exited") | None, Some(code)) => format!("exited {code}"),
-                    (Some(reason), _) => reason.replace('_', " "),
+                    (Some(reason), _) => match process["signal"].as_str() {
+                        Some(signal) => format!("{} {signal}", reason.replace('_', " ")),
+                        None => reason.replace('_', " "),
+                    },
                     _ => "exited".to_owned(),
                 }
             };
@@ -368,15 +388,32 @@ pub async fn ps(args: ClientArgs) -> anyhow::Result<u8> {
                     .unwrap_or_default(),
                 status,
                 human_age(now.saturating_sub(started)),
-                process["command"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .replace('\n', " "),
+                table_text(process["command"].as_str().unwrap_or_default(), 100),
             ]
         })
         .collect();
     print_table(&["ID", "PID", "STATUS", "STARTED", "COMMAND"], &rows);
     Ok(0)
+}
+
+/// `text` for one table cell: control characters (newlines, escape
+/// sequences a command line could use to redraw the terminal) shown as
+/// spaces or `?`, and at most `max` characters, `…` marking a cut.
+fn table_text(text: &str, max: usize) -> String {
+    let mut shown: String = text
+        .chars()
+        .map(|c| match c {
+            '\n' | '\t' | '\r' => ' ',
+            c if c.is_control() => '?',
+            c => c,
+        })
+        .take(max + 1)
+        .collect();
+    if shown.chars().count() > max {
+        shown = shown.chars().take(max - 1).collect();
+        shown.push('…');
+    }
+    shown
 }
 
 fn human_age(seconds: u64) -> String {
@@ -532,5 +569,14 @@ mod tests {
         assert_eq!(data.as_deref(), Some("{\"a\":1}"));
         let (kind, data) = parse_event(": keepalive\n\n");
         assert_eq!((kind, data), (None, None));
+    }
+
+    #[test]
+    fn table_cells_are_one_safe_line() {
+        assert_eq!(table_text("echo one\necho two", 100), "echo one echo two");
+        assert_eq!(table_text("red \u{1b}[31mtext", 100), "red ?[31mtext");
+        assert_eq!(table_text("abcdef", 4), "abc…");
+        assert_eq!(table_text("abcd", 4), "abcd");
+        assert_eq!(table_text("héllo", 5), "héllo");
     }
 }

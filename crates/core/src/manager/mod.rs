@@ -584,6 +584,15 @@ impl Manager {
             process.finish(exit, started_mono, false);
             inner.schedule_expiry(&mut inner.registry(), &process);
             inner.reaper_wake.notify_one();
+            // Observers (metrics, audit) see the recorded failure as an
+            // exit with reason `spawn_failed`; there was no start.
+            inner.emit(ManagerEvent::Exited {
+                info: process.info(),
+                chat: process.chat.clone(),
+                requested_workdir: process.requested_workdir.clone(),
+                output_bytes: 0,
+                first_output_after: None,
+            });
             return Err(StartError::Spawn(error));
         }
         let info = process.info();

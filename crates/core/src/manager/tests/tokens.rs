@@ -220,6 +220,7 @@ async fn a_dropped_owner_releases_the_token() {
 #[tokio::test]
 async fn a_failed_tokened_spawn_is_recorded_and_retries_attach_to_it() {
     let h = harness();
+    let mut events = h.manager.subscribe();
     h.execer.fail_next_spawn(SpawnError::Workdir {
         path: "/gone".into(),
         source: std::io::Error::from_raw_os_error(2),
@@ -244,6 +245,13 @@ async fn a_failed_tokened_spawn_is_recorded_and_retries_attach_to_it() {
         Some("start process: chdir /gone: no such file or directory")
     );
     assert!(h.execer.spawned().is_empty(), "nothing ever ran");
+    // Observers see it as an exit (metrics, audit), with no start before.
+    match events.try_recv().expect("an event") {
+        ManagerEvent::Exited { info, .. } => {
+            assert_eq!(info.exit.expect("exit").reason, ExitReason::SpawnFailed);
+        }
+        other => panic!("expected the exit, got {other:?}"),
+    }
     // An untokened failure leaves no trace.
     h.execer.fail_next_spawn(SpawnError::ProgramNotFound {
         program: "sh".into(),
