@@ -461,6 +461,7 @@ pub async fn logs(args: LogsArgs) -> anyhow::Result<u8> {
     let client = client(&args.client)?;
     if args.follow {
         let last = follow(&client, &args.id, args.client.json, true).await?;
+        explain_end(&last);
         return Ok(exit_code_of(&last));
     }
     let mut cursor = 0u64;
@@ -540,6 +541,7 @@ pub async fn wait(args: WaitArgs) -> anyhow::Result<u8> {
     if args.client.json {
         println!("{last}");
     }
+    explain_end(&last);
     Ok(exit_code_of(&last))
 }
 

@@ -199,7 +199,9 @@ pub(crate) async fn require_token(
         .and_then(|value| {
             let value = value.as_bytes();
             let scheme = value.get(..7)?;
-            scheme.eq_ignore_ascii_case(b"bearer ").then(|| &value[7..])
+            // RFC 6750: the scheme, one or more spaces, the token.
+            let token = value[7..].trim_ascii_start();
+            scheme.eq_ignore_ascii_case(b"bearer ").then_some(token)
         });
     if presented.is_some_and(|presented| token.matches(presented)) {
         return next.run(request).await;

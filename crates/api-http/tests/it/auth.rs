@@ -116,8 +116,16 @@ async fn every_route_needs_the_token() {
         let (status, body) =
             call(&api, method.clone(), path, Some(&format!("Bearer {TOKEN}"))).await;
         assert_ne!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {body}");
-        // The scheme is case-insensitive.
+        // The scheme is case-insensitive, and more spaces may follow it.
         let (status, _) = call(&api, method.clone(), path, Some(&format!("bearer {TOKEN}"))).await;
+        assert_ne!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+        let (status, _) = call(
+            &api,
+            method.clone(),
+            path,
+            Some(&format!("Bearer   {TOKEN}")),
+        )
+        .await;
         assert_ne!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
     }
     // Nothing ran without the token: the only starts are the authorized ones.
