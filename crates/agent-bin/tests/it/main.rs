@@ -1087,23 +1087,28 @@ fn a_ctrl_c_during_the_start_is_forwarded() {
         r#"{"id":"p1","started":true}"#,
     );
 
-    let mut forwarded = accept_while_running(&listener, &mut run);
-    let (head, body) = read_request(&mut forwarded);
-    assert!(
-        head.starts_with("POST /api/v0/processes/p1/signal "),
-        "{head}"
-    );
-    assert_eq!(body, r#"{"signal":"interrupt"}"#);
-    respond(&mut forwarded, "application/json", r#"{"message":"sent"}"#);
-
-    let mut stream = accept_while_running(&listener, &mut run);
-    let (head, _) = read_request(&mut stream);
-    assert!(
-        head.starts_with("GET /api/v0/processes/p1/stream"),
-        "{head}"
-    );
+    // Next: the forwarded signal and the output stream, in either order
+    // (the signal may be caught just before or just after the answer).
+    let mut signal_seen = false;
+    let mut stream = None;
+    for _ in 0..2 {
+        let mut connection = accept_while_running(&listener, &mut run);
+        let (head, body) = read_request(&mut connection);
+        if head.starts_with("POST /api/v0/processes/p1/signal ") {
+            assert_eq!(body, r#"{"signal":"interrupt"}"#);
+            respond(&mut connection, "application/json", r#"{"message":"sent"}"#);
+            signal_seen = true;
+        } else {
+            assert!(
+                head.starts_with("GET /api/v0/processes/p1/stream"),
+                "{head}"
+            );
+            stream = Some(connection);
+        }
+    }
+    assert!(signal_seen, "the interrupt was not forwarded");
     respond(
-        &mut stream,
+        &mut stream.expect("the stream"),
         "text/event-stream",
         "event: exit\ndata: {\"running\":false,\"exit_code\":-1,\"exit_reason\":\"killed\",\"signal\":\"SIGINT\"}\n\n",
     );

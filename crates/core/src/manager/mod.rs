@@ -593,6 +593,7 @@ impl Manager {
                 output_bytes: 0,
                 first_output_after: None,
             });
+            process.publish_exit();
             return Err(StartError::Spawn(error));
         }
         let info = process.info();

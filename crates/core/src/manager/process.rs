@@ -276,23 +276,25 @@ impl Process {
         (state.stop, state.soft_signaled)
     }
 
-    /// Publishes the exit: from now on the process is not running and its
-    /// output is final.
+    /// Records the exit: from now on the process is not running and its
+    /// output is final. Waiters wake at [`Self::publish_exit`].
     pub(super) fn finish(
         &self,
         exit: ExitInfo,
         exited_mono: Instant,
         lingering: bool,
     ) -> ProcessInfo {
-        let info = {
-            let mut state = lock(&self.state);
-            state.exit = Some(exit);
-            state.exited_mono = Some(exited_mono);
-            state.lingering = lingering;
-            state.buffer.finish();
-            self.info_locked(&state)
-        };
+        let mut state = lock(&self.state);
+        state.exit = Some(exit);
+        state.exited_mono = Some(exited_mono);
+        state.lingering = lingering;
+        state.buffer.finish();
+        self.info_locked(&state)
+    }
+
+    /// Wakes everyone waiting for the exit (after [`Self::finish`], once
+    /// observers have seen it).
+    pub(super) fn publish_exit(&self) {
         self.exited.send_replace(true);
-        info
     }
 }

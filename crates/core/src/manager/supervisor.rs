@@ -86,6 +86,8 @@ pub(super) async fn supervise(inner: Arc<Inner>, process: Arc<Process>) {
         );
     }
     let (output_bytes, first_output) = process.output_stats();
+    // Observers first: a client whose wait returns finds the exit already
+    // counted in the metrics and queued for the audit log.
     inner.emit(ManagerEvent::Exited {
         info,
         chat: process.chat.clone(),
@@ -94,6 +96,7 @@ pub(super) async fn supervise(inner: Arc<Inner>, process: Arc<Process>) {
         first_output_after: first_output
             .map(|at| at.saturating_duration_since(process.started_mono)),
     });
+    process.publish_exit();
 }
 
 /// How the process ended, for clients.
