@@ -721,6 +721,22 @@ fn unix_request(path: &std::path::Path, method: &str, target: &str, body: &str) 
     (status, body)
 }
 
+/// `agentproc serve --listen <listen>` with JSON logs; the child and its
+/// log.
+fn serve_on(listen: &str, state: &std::path::Path) -> (Child, BufReader<ChildStderr>) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", listen, "--log-format", "json"])
+        .env_remove("AGENTPROC_LISTEN")
+        .env("AGENTPROC_STATE_DIR", state)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn agentproc");
+    let log = BufReader::new(child.stderr.take().expect("stderr"));
+    (child, log)
+}
+
 #[test]
 fn a_unix_socket_is_private_and_a_stale_one_is_replaced() {
     use std::os::unix::fs::PermissionsExt;
@@ -730,16 +746,7 @@ fn a_unix_socket_is_private_and_a_stale_one_is_replaced() {
     // A socket file left by a crash: bound, then its listener gone.
     drop(std::os::unix::net::UnixListener::bind(&socket).expect("stale socket"));
     let listen = format!("unix:{}", socket.display());
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", &listen, "--log-format", "json"])
-        .env_remove("AGENTPROC_LISTEN")
-        .env("AGENTPROC_STATE_DIR", &state)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn agentproc");
-    let mut log = BufReader::new(child.stderr.take().expect("stderr"));
+    let (mut child, mut log) = serve_on(&listen, &state);
     let listening = wait_for_log(&mut log, "agentproc listening");
     assert_eq!(listening["address"], listen.as_str());
     let mode = std::fs::metadata(&socket)
@@ -784,16 +791,7 @@ fn shutdown_leaves_another_servers_socket_alone() {
     std::fs::create_dir_all(&state).expect("state dir");
     let socket = state.join("api.sock");
     let listen = format!("unix:{}", socket.display());
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", &listen, "--log-format", "json"])
-        .env_remove("AGENTPROC_LISTEN")
-        .env("AGENTPROC_STATE_DIR", &state)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn agentproc");
-    let mut log = BufReader::new(child.stderr.take().expect("stderr"));
+    let (mut child, mut log) = serve_on(&listen, &state);
     wait_for_log(&mut log, "agentproc listening");
     std::fs::rename(&socket, state.join("moved.sock")).expect("move it away");
     let other = std::os::unix::net::UnixListener::bind(&socket).expect("another server");
