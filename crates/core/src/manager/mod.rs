@@ -809,7 +809,12 @@ impl Manager {
                 process::DeliverError::NotRunning => SignalProcessError::NotRunning,
                 process::DeliverError::Os(source) => SignalProcessError::Os { signal, source },
             })?;
-        tracing::info!(process_id = %id, signal = signal.name(), "signal sent");
+        tracing::info!(
+            process_id = %id,
+            chat_id = process.chat_id().map(tracing::field::display),
+            signal = signal.name(),
+            "signal sent"
+        );
         self.inner.emit(ManagerEvent::Signaled {
             id,
             chat_id: process.chat_id(),
