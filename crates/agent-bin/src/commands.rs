@@ -14,6 +14,31 @@ use crate::client::{Client, Server, ServerError};
 
 const PROCESSES: &str = "/api/v0/processes";
 
+/// Standard output was closed by its reader (`agentproc ps | head`): not a
+/// failure to report, but a reason to stop (exit 141, as after SIGPIPE).
+#[derive(Debug, thiserror::Error)]
+#[error("standard output was closed")]
+pub struct StdoutClosed;
+
+/// Writes to standard output now (flushed); a closed pipe is
+/// [`StdoutClosed`], not a panic.
+fn write_out(text: std::fmt::Arguments<'_>) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_fmt(text).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
+        Err(error) => Err(anyhow::Error::new(error).context("writing to standard output")),
+    }
+}
+
+macro_rules! outp {
+    ($($arg:tt)*) => { write_out(format_args!($($arg)*)) };
+}
+
+macro_rules! outln {
+    ($($arg:tt)*) => { write_out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 /// How long one wait request asks the server to block: well within the
 /// client's answer timeout.
 const WAIT_SLICE: std::time::Duration = std::time::Duration::from_secs(30);
@@ -95,15 +120,28 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     if args.client.json {
         // JSON lines on standard output: the start answer, then the
         // stream's output chunks and exit.
-        println!("{started}");
+        outln!("{started}")?;
     }
 
     for signal in early {
+        // A Ctrl-C before the command had even started is an abort; a
+        // shell can miss SIGINT in its first instants, not SIGTERM.
+        let signal = if signal == "interrupt" {
+            "terminate"
+        } else {
+            signal
+        };
         send_signal(&client, &id, signal).await;
     }
     let forwarding = tokio::spawn(signals.forward(client.clone(), id.clone()));
     let outcome = follow(&client, &id, args.client.json, true).await;
     forwarding.abort();
+    if let Err(error) = &outcome
+        && error.is::<StdoutClosed>()
+    {
+        // As for a local command whose reader went away: stop it.
+        send_signal(&client, &id, "terminate").await;
+    }
     let last = outcome?;
     explain_end(&last);
     Ok(exit_code_of(&last))
@@ -121,13 +159,27 @@ struct Forwarded {
 
 impl Forwarded {
     fn install() -> anyhow::Result<Self> {
+        use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
         use tokio::signal::unix::{SignalKind, signal};
-        Ok(Self {
-            interrupt: signal(SignalKind::interrupt()).context("catching SIGINT")?,
-            terminate: signal(SignalKind::terminate()).context("catching SIGTERM")?,
-            hangup: signal(SignalKind::hangup()).context("catching SIGHUP")?,
-            interrupts: 0,
-        })
+        // Held back while the handlers are installed (one arriving midway
+        // could otherwise be lost), delivered to them right after. The
+        // client's runtime has this one thread.
+        let mut held = SigSet::empty();
+        for held_signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+            held.add(held_signal);
+        }
+        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&held), None).context("blocking signals")?;
+        let installed = (|| -> anyhow::Result<Self> {
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt()).context("catching SIGINT")?,
+                terminate: signal(SignalKind::terminate()).context("catching SIGTERM")?,
+                hangup: signal(SignalKind::hangup()).context("catching SIGHUP")?,
+                interrupts: 0,
+            })
+        })();
+        pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&held), None)
+            .context("unblocking signals")?;
+        installed
     }
 
     /// The next signal to send (its API name).
@@ -219,9 +271,9 @@ async fn follow(
             // No full logs on this server: the head/tail view at the end.
             let last = wait_for_exit(client, id).await?;
             if json_lines {
-                println!("{last}");
+                outln!("{last}")?;
             } else {
-                print!("{}", last["output"].as_str().unwrap_or_default());
+                outp!("{}", last["output"].as_str().unwrap_or_default())?;
             }
             Ok(last)
         }
@@ -251,7 +303,6 @@ async fn stream(
     // Bytes, not text, until an event is whole: a frame may end inside a
     // character.
     let mut pending: Vec<u8> = Vec::new();
-    let mut stdout = std::io::stdout();
     while let Some(frame) = body.frame().await {
         let frame = frame.context("the stream broke")?;
         let Ok(data) = frame.into_data() else {
@@ -268,15 +319,14 @@ async fn stream(
             match kind.as_deref() {
                 Some("output") => {
                     if json_lines {
-                        println!("{value}");
+                        outln!("{value}")?;
                     } else {
-                        print!("{}", value["output"].as_str().unwrap_or_default());
+                        outp!("{}", value["output"].as_str().unwrap_or_default())?;
                     }
-                    let _ = stdout.flush();
                 }
                 Some("exit") => {
                     if json_lines {
-                        println!("{value}");
+                        outln!("{value}")?;
                     }
                     return Ok(value);
                 }
@@ -352,7 +402,7 @@ pub async fn ps(args: ClientArgs) -> anyhow::Result<u8> {
     let client = client(&args)?;
     let list = client.get(&format!("{PROCESSES}/list")).await?;
     if args.json {
-        println!("{list}");
+        outln!("{list}")?;
         return Ok(0);
     }
     let now = SystemTime::now()
@@ -392,7 +442,7 @@ pub async fn ps(args: ClientArgs) -> anyhow::Result<u8> {
             ]
         })
         .collect();
-    print_table(&["ID", "PID", "STATUS", "STARTED", "COMMAND"], &rows);
+    print_table(&["ID", "PID", "STATUS", "STARTED", "COMMAND"], &rows)?;
     Ok(0)
 }
 
@@ -425,7 +475,7 @@ fn human_age(seconds: u64) -> String {
     }
 }
 
-fn print_table(header: &[&str], rows: &[[String; 5]]) {
+fn print_table(header: &[&str], rows: &[[String; 5]]) -> anyhow::Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -447,10 +497,11 @@ fn print_table(header: &[&str], rows: &[[String; 5]]) {
             .collect::<Vec<_>>()
             .join("  ")
     };
-    println!("{}", line(header.to_vec()));
+    outln!("{}", line(header.to_vec()))?;
     for row in rows {
-        println!("{}", line(row.iter().map(String::as_str).collect()));
+        outln!("{}", line(row.iter().map(String::as_str).collect()))?;
     }
+    Ok(())
 }
 
 /// `agentproc logs ID [-f]`.
@@ -465,7 +516,6 @@ pub async fn logs(args: LogsArgs) -> anyhow::Result<u8> {
         return Ok(exit_code_of(&last));
     }
     let mut cursor = 0u64;
-    let mut stdout = std::io::stdout();
     loop {
         let chunk = match client
             .get(&format!(
@@ -489,7 +539,7 @@ pub async fn logs(args: LogsArgs) -> anyhow::Result<u8> {
             Err(error) => return Err(error),
         };
         if args.client.json {
-            println!("{chunk}");
+            outln!("{chunk}")?;
         } else {
             if chunk["gap_bytes"].as_u64().is_some_and(|gap| gap > 0) {
                 eprintln!(
@@ -497,8 +547,7 @@ pub async fn logs(args: LogsArgs) -> anyhow::Result<u8> {
                     chunk["gap_bytes"]
                 );
             }
-            print!("{}", chunk["output"].as_str().unwrap_or_default());
-            let _ = stdout.flush();
+            outp!("{}", chunk["output"].as_str().unwrap_or_default())?;
         }
         let Some(next) = chunk["next_cursor"].as_u64() else {
             return Ok(0);
@@ -523,9 +572,9 @@ pub async fn kill(args: KillArgs) -> anyhow::Result<u8> {
         )
         .await?;
     if args.client.json {
-        println!("{reply}");
+        outln!("{reply}")?;
     } else if let Some(message) = reply["message"].as_str() {
-        println!("{message}");
+        outln!("{message}")?;
     }
     Ok(0)
 }
@@ -539,7 +588,7 @@ pub async fn wait(args: WaitArgs) -> anyhow::Result<u8> {
     let client = client(&args.client)?;
     let last = wait_for_exit(&client, &args.id).await?;
     if args.client.json {
-        println!("{last}");
+        outln!("{last}")?;
     }
     explain_end(&last);
     Ok(exit_code_of(&last))

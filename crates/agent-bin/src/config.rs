@@ -269,8 +269,17 @@ pub fn figment(args: &ServeArgs, system_file: &Path) -> anyhow::Result<Figment> 
         }
         figment = figment.merge(Toml::file_exact(file));
     }
+    // An empty AGENTPROC_TOKEN (or _TOKEN_FILE) counts as unset: it must
+    // not quietly turn off a token that a file sets.
+    let blank: Vec<&str> = ["token", "token_file"]
+        .into_iter()
+        .filter(|key| {
+            std::env::var_os(format!("{ENV_PREFIX}{}", key.to_ascii_uppercase()))
+                .is_some_and(|value| value.to_string_lossy().trim().is_empty())
+        })
+        .collect();
     Ok(figment
-        .merge(Env::prefixed(ENV_PREFIX).only(KEYS))
+        .merge(Env::prefixed(ENV_PREFIX).only(KEYS).ignore(&blank))
         .merge(Serialized::defaults(args)))
 }
 

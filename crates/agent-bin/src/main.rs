@@ -11,19 +11,23 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let client_command =
-        |command: std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<u8>>>>| {
-            let Some(runtime) = runtime(tokio::runtime::Builder::new_current_thread()) else {
-                return ExitCode::FAILURE;
-            };
-            match runtime.block_on(command) {
-                Ok(code) => ExitCode::from(code),
-                Err(error) => {
-                    eprintln!("agentproc: {error:#}");
-                    ExitCode::FAILURE
-                }
-            }
+    let client_command = |command: std::pin::Pin<
+        Box<dyn std::future::Future<Output = anyhow::Result<u8>>>,
+    >| {
+        let Some(runtime) = runtime(tokio::runtime::Builder::new_current_thread()) else {
+            return ExitCode::FAILURE;
         };
+        match runtime.block_on(command) {
+            Ok(code) => ExitCode::from(code),
+            // The reader of our output went away (`| head`): quietly,
+            // with the status a SIGPIPE death would give.
+            Err(error) if error.is::<agentproc::commands::StdoutClosed>() => ExitCode::from(141),
+            Err(error) => {
+                eprintln!("agentproc: {error:#}");
+                ExitCode::FAILURE
+            }
+        }
+    };
     match cli.command {
         Command::Run(args) => client_command(Box::pin(agentproc::commands::run(args))),
         Command::Ps(args) => client_command(Box::pin(agentproc::commands::ps(args))),

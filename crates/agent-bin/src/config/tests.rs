@@ -412,6 +412,21 @@ fn tokens_come_from_the_key_the_environment_or_a_file() {
         blank.contains("key \"token\"") && blank.contains("only whitespace"),
         "{blank}"
     );
+    // An empty variable does not turn off a file's token.
+    Jail::expect_with(|jail| {
+        jail.create_file("agentproc.toml", "token = \"from-file\"")?;
+        jail.set_env("AGENTPROC_TOKEN", "");
+        let settings = load(
+            &ServeArgs {
+                config: Some("agentproc.toml".into()),
+                ..args()
+            },
+            Path::new(NO_SYSTEM_FILE),
+        )
+        .expect("loads");
+        assert!(settings.api.token.expect("a token").matches(b"from-file"));
+        Ok(())
+    });
     let missing = error_for(|jail| {
         jail.set_env("AGENTPROC_TOKEN_FILE", "/nonexistent/token");
         Ok(args())

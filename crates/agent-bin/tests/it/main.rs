@@ -1093,7 +1093,12 @@ fn a_ctrl_c_during_the_start_is_forwarded() {
         let mut connection = accept_while_running(&listener, &mut run);
         let (head, body) = read_request(&mut connection);
         if head.starts_with("POST /api/v0/processes/p1/signal ") {
-            assert_eq!(body, r#"{"signal":"interrupt"}"#);
+            // `terminate` when the Ctrl-C was caught before the start's
+            // answer (an abort), `interrupt` when just after.
+            assert!(
+                body == r#"{"signal":"terminate"}"# || body == r#"{"signal":"interrupt"}"#,
+                "{body}"
+            );
             respond(&mut connection, "application/json", r#"{"message":"sent"}"#);
             signal_seen = true;
         } else {
@@ -1165,4 +1170,41 @@ fn respond(stream: &mut TcpStream, content_type: &str, body: &str) {
         body.len()
     )
     .expect("respond");
+}
+
+/// `agentproc run … | head`: when the reader goes away the client stops
+/// the command (as SIGPIPE would stop a local one) and exits 141, without a
+/// panic.
+#[test]
+fn a_closed_output_pipe_stops_the_command() {
+    let server = start_server(&[]);
+    let address = format!("http://{}", server.address);
+    let mut run = Command::new(BIN)
+        .args(["run", "--server", &address, "--", "seq 1 100000000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("agentproc run");
+    let mut stdout = BufReader::new(run.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("read");
+    assert_eq!(line, "1\n");
+    drop(stdout);
+    let output = run.wait_with_output().expect("wait");
+    assert_eq!(output.status.code(), Some(141));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("sending terminate"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let listed = server.json("GET", "/api/v0/processes/list", "");
+    let id = listed["processes"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let done = server.json(
+        "GET",
+        &format!("/api/v0/processes/{id}/output?wait=true"),
+        "",
+    );
+    assert_eq!(done["exit_reason"], "killed", "{done}");
+    assert_eq!(server.terminate().code(), Some(0));
 }
