@@ -90,7 +90,22 @@ impl Client {
     /// The server is unreachable, or answered an error (a [`ServerError`]).
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
         let response = self.send(Method::GET, path, None).await?;
-        json_of(response).await
+        self.within_answer_timeout(json_of(response)).await
+    }
+
+    /// `answer` (the rest of a JSON answer) within [`ANSWER_TIMEOUT`].
+    async fn within_answer_timeout(
+        &self,
+        answer: impl std::future::Future<Output = anyhow::Result<Value>>,
+    ) -> anyhow::Result<Value> {
+        tokio::time::timeout(ANSWER_TIMEOUT, answer)
+            .await
+            .unwrap_or_else(|_| {
+                Err(anyhow::anyhow!(
+                    "the agentproc server at {} stopped answering midway",
+                    self.server
+                ))
+            })
     }
 
     /// `POST path` with `body`, the JSON answer.
@@ -101,7 +116,7 @@ impl Client {
         let response = self
             .send(Method::POST, path, Some(body.to_string()))
             .await?;
-        json_of(response).await
+        self.within_answer_timeout(json_of(response)).await
     }
 
     /// `GET path`, the response itself (for streams), after checking it

@@ -227,7 +227,7 @@ fn explain_end(last: &Value) {
             "the shell exited, but processes it left in the background kept its output open past the server's pipe_drain_grace (exit code -1, as in Coder)".to_owned()
         }
         "exited" => return,
-        "deadline_exceeded" => "its deadline (--timeout) passed".to_owned(),
+        "deadline_exceeded" => "its deadline (timeout) passed".to_owned(),
         "shutdown" => "the agentproc server shut down".to_owned(),
         "killed" => "it was signalled on request".to_owned(),
         "oom_killed" => "it ran out of memory (OOM killer)".to_owned(),
@@ -454,7 +454,12 @@ fn table_text(text: &str, max: usize) -> String {
         .chars()
         .map(|c| match c {
             '\n' | '\t' | '\r' => ' ',
-            c if c.is_control() => '?',
+            // Bidirectional overrides could reorder what the table shows.
+            c if c.is_control()
+                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
+                '?'
+            }
             c => c,
         })
         .take(max + 1)
@@ -629,5 +634,6 @@ mod tests {
         assert_eq!(table_text("abcdef", 4), "abc…");
         assert_eq!(table_text("abcd", 4), "abcd");
         assert_eq!(table_text("héllo", 5), "héllo");
+        assert_eq!(table_text("a\u{202e}b", 5), "a?b");
     }
 }
