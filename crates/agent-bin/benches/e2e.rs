@@ -1023,7 +1023,8 @@ fn print_table(rows: &[Row], markdown: bool) {
         println!("| {} |", headers.join(" | "));
         println!("|{}", "---|".repeat(headers.len()));
         for cell in &cells {
-            println!("| {} |", cell.join(" | "));
+            let escaped: Vec<String> = cell.iter().map(|text| text.replace('|', "\\|")).collect();
+            println!("| {} |", escaped.join(" | "));
         }
         return;
     }

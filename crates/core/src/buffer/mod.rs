@@ -362,18 +362,34 @@ pub fn truncate_lines(bytes: &[u8]) -> Cow<'_, [u8]> {
         return Cow::Borrowed(bytes);
     }
     let keep = MAX_LINE_LENGTH - LINE_TRUNCATION_SUFFIX.len();
+    // Lines are found with memchr, and runs of short lines are copied in
+    // one piece: only long lines need work.
+    let long_line = |start: usize, end: usize| end - start > MAX_LINE_LENGTH;
+    let mut ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
+    let mut start = 0;
+    let first_long = loop {
+        let Some(end) = ends.next() else {
+            return Cow::Borrowed(bytes);
+        };
+        if long_line(start, end) {
+            break (start, end);
+        }
+        start = end + 1;
+    };
     let mut out = Vec::with_capacity(bytes.len().min(64 * 1024));
-    for (index, line) in bytes.split(|b| *b == b'\n').enumerate() {
-        if index > 0 {
-            out.push(b'\n');
-        }
-        if line.len() > MAX_LINE_LENGTH {
-            out.extend_from_slice(&line[..boundary_at_or_before(line, keep)]);
+    let mut copied = 0;
+    let mut line = Some(first_long);
+    while let Some((start, end)) = line {
+        if long_line(start, end) {
+            out.extend_from_slice(&bytes[copied..start]);
+            let text = &bytes[start..end];
+            out.extend_from_slice(&text[..boundary_at_or_before(text, keep)]);
             out.extend_from_slice(LINE_TRUNCATION_SUFFIX.as_bytes());
-        } else {
-            out.extend_from_slice(line);
+            copied = end;
         }
+        line = ends.next().map(|next| (end + 1, next));
     }
+    out.extend_from_slice(&bytes[copied..]);
     Cow::Owned(out)
 }
 

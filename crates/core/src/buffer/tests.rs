@@ -546,3 +546,60 @@ fn randomized_utf8_never_shows_garbage_and_counts_honestly() {
         }
     }
 }
+
+/// `truncate_lines` agrees with the obvious line-by-line version on many
+/// mixes of short, long, empty and multi-byte lines.
+#[test]
+fn truncate_lines_matches_a_line_by_line_reference() {
+    fn reference(bytes: &[u8]) -> Vec<u8> {
+        let keep = MAX_LINE_LENGTH - LINE_TRUNCATION_SUFFIX.len();
+        let mut out = Vec::new();
+        for (index, line) in bytes.split(|b| *b == b'\n').enumerate() {
+            if index > 0 {
+                out.push(b'\n');
+            }
+            if line.len() > MAX_LINE_LENGTH {
+                out.extend_from_slice(&line[..boundary_at_or_before(line, keep)]);
+                out.extend_from_slice(LINE_TRUNCATION_SUFFIX.as_bytes());
+            } else {
+                out.extend_from_slice(line);
+            }
+        }
+        out
+    }
+    // A deterministic xorshift, so every run checks the same inputs.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move |below: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % below
+    };
+    for _ in 0..300 {
+        let mut input = Vec::new();
+        for _ in 0..next(12) {
+            let length = match next(4) {
+                0 => 0,
+                1 => next(100),
+                2 => MAX_LINE_LENGTH as u64 - 2 + next(5),
+                _ => next(6000),
+            };
+            for _ in 0..length {
+                match next(10) {
+                    0 => input.extend_from_slice("é".as_bytes()),
+                    1 => input.extend_from_slice("✓".as_bytes()),
+                    _ => input.push(b'a' + next(26) as u8),
+                }
+            }
+            if next(5) > 0 {
+                input.push(b'\n');
+            }
+        }
+        assert_eq!(
+            truncate_lines(&input).as_ref(),
+            reference(&input).as_slice(),
+            "input of {} bytes",
+            input.len()
+        );
+    }
+}
