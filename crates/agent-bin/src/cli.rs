@@ -6,18 +6,19 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
 /// The version, with the git revision it was built from ("unknown" when
-/// built outside a git checkout).
-pub const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (",
-    env!("AGENTPROC_GIT_REVISION"),
-    ")"
-);
+/// built outside a git checkout; the HTTP crate's build script finds it).
+pub static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{} ({})",
+        env!("CARGO_PKG_VERSION"),
+        agentproc_api_http::REVISION
+    )
+});
 
 /// A process manager for AI coding agents: runs shell commands for them over
 /// HTTP, wire-compatible with Coder's /api/v0/processes.
 #[derive(Debug, Parser)]
-#[command(name = "agentproc", version = VERSION, propagate_version = true)]
+#[command(name = "agentproc", version = VERSION.as_str(), propagate_version = true)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

@@ -88,6 +88,26 @@ impl<S: Send + Sync> FromRequestParts<S> for RawId {
     }
 }
 
+impl RawId {
+    /// 404 when the process belongs to another chat, before anything else
+    /// about the request is checked: another chat's process must look
+    /// exactly like a missing one.
+    pub(crate) fn ensure_visible(
+        &self,
+        state: &ApiState,
+        chat: &crate::chat::Chat,
+    ) -> Result<(), ApiError> {
+        match self.parsed {
+            Some(process)
+                if chat.id().is_some() && state.manager.hidden_from(process, chat.id()) =>
+            {
+                Err(ApiError::process_not_found(&self.raw))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 fn percent_decode(segment: &str) -> Vec<u8> {
     let bytes = segment.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

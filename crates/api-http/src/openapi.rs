@@ -84,10 +84,10 @@ pub(crate) async fn openapi_json() -> Response {
     response
 }
 
-/// What every operation shares: the bearer scheme, and the answers the
+/// What every operation shares: the bearer scheme, the answers the
 /// middleware gives before a handler runs (401 without the token, 403 for
 /// cross-origin requests, 408 for bodies too slow, 413 for bodies over the
-/// limit).
+/// limit), and 404 for every route that names a process.
 struct Common;
 
 impl Modify for Common {
@@ -128,6 +128,12 @@ impl Modify for Common {
             )),
         );
         components.responses.insert(
+            "ProcessNotFound".to_owned(),
+            RefOr::T(error(
+                "No such process, or one this chat cannot see (the `{id}` need not be a UUID: anything else is simply unknown).",
+            )),
+        );
+        components.responses.insert(
             "TooLarge".to_owned(),
             RefOr::T(error("The body is larger than `max_body_bytes`.")),
         );
@@ -137,18 +143,19 @@ impl Modify for Common {
                 "The body did not fully arrive within `request_read_timeout` of the headers.",
             )),
         );
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in &mut openapi.paths.paths {
+            let names_a_process = path.contains("{id}");
             if let Some(get) = item.get.as_mut() {
-                add_common(get, false);
+                add_common(get, false, names_a_process);
             }
             if let Some(post) = item.post.as_mut() {
-                add_common(post, true);
+                add_common(post, true, names_a_process);
             }
         }
     }
 }
 
-fn add_common(operation: &mut Operation, has_body: bool) {
+fn add_common(operation: &mut Operation, has_body: bool, names_a_process: bool) {
     // Query and header parameters are absent or a value, never `null`.
     for parameter in operation.parameters.iter_mut().flatten() {
         if let RefOr::T(parameter) = parameter
@@ -182,6 +189,12 @@ fn add_common(operation: &mut Operation, has_body: bool) {
         "403".to_owned(),
         RefOr::Ref(Ref::from_response_name("CrossOrigin")),
     );
+    if names_a_process {
+        responses.insert(
+            "404".to_owned(),
+            RefOr::Ref(Ref::from_response_name("ProcessNotFound")),
+        );
+    }
     if has_body {
         responses.insert(
             "408".to_owned(),

@@ -129,7 +129,6 @@ fn process_id(id: &RawId) -> Result<ProcessId, ApiError> {
     responses(
         (status = 200, description = "Without `cursor`: the snapshot (`ProcessOutput`). With `cursor`: the piece of the log from it (`OutputChunk`). After a wait, `wait_result` says why it returned; a timeout is not an error.", body = OutputAnswer),
         (status = 400, description = "A parameter is not a non-negative integer, an unsupported `until`, a missing `pattern` or `idle_ms`, or an invalid pattern.", body = Envelope),
-        (status = 404, description = "No such process (or not visible to this chat).", body = Envelope),
         (status = 500, description = "The output log could not be read.", body = Envelope),
         (status = 501, description = "`cursor` or `until=match` with full output logs turned off.", body = Envelope),
     )
@@ -258,7 +257,6 @@ fn pattern_from(pattern: &str, ignore_case: bool) -> Result<regex::bytes::Regex,
     responses(
         (status = 200, description = "The event stream (the schema describes one event).", content_type = "text/event-stream", body = StreamEvent),
         (status = 400, description = "`cursor` is not a non-negative integer.", body = Envelope),
-        (status = 404, description = "No such process (or not visible to this chat).", body = Envelope),
         (status = 501, description = "Full output logs are turned off.", body = Envelope),
     )
 )]
@@ -360,7 +358,6 @@ fn sse_events(
     responses(
         (status = 200, description = "The matches.", body = SearchResponse),
         (status = 400, description = "A missing or invalid `pattern`, or a parameter that is not a non-negative integer.", body = Envelope),
-        (status = 404, description = "No such process (or not visible to this chat).", body = Envelope),
         (status = 500, description = "The output log could not be read.", body = Envelope),
         (status = 501, description = "Full output logs are turned off.", body = Envelope),
     )
@@ -427,7 +424,6 @@ pub(crate) async fn search(
     responses(
         (status = 200, description = "The lines.", body = LinesResponse),
         (status = 400, description = "`start` is 0, `end` is before `start`, or a parameter is not a non-negative integer.", body = Envelope),
-        (status = 404, description = "No such process (or not visible to this chat).", body = Envelope),
         (status = 500, description = "The output log could not be read.", body = Envelope),
         (status = 501, description = "Full output logs are turned off.", body = Envelope),
     )
@@ -506,7 +502,6 @@ pub(crate) struct StdinRequest {
     responses(
         (status = 200, description = "Written.", body = StdinResponse),
         (status = 400, description = "Invalid JSON.", body = Envelope),
-        (status = 404, description = "No such process (or not visible to this chat).", body = Envelope),
         (status = 409, description = "Not running, standard input closed, or the process did not read it in time.", body = Envelope),
         (status = 500, description = "Writing failed.", body = Envelope),
     )
@@ -517,12 +512,7 @@ pub(crate) async fn stdin(
     id: RawId,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    if let Some(process) = id.parsed
-        && chat.id().is_some()
-        && state.manager.hidden_from(process, chat.id())
-    {
-        return Err(ApiError::process_not_found(&id.raw));
-    }
+    id.ensure_visible(&state, &chat)?;
     let body = read_body(&state, body)?;
     let request: StdinRequest =
         json::decode(&body, &["data", "eof"]).map_err(|error| ApiError::invalid_json(error.0))?;

@@ -174,7 +174,6 @@ pub(crate) async fn list(State(state): State<ApiState>, chat: Chat) -> Response 
     responses(
         (status = 200, description = "Sent; `message` says which signal to which process.", body = Envelope),
         (status = 400, description = "Invalid JSON, a missing or unsupported signal, or `grace_ms` with `kill`.", body = Envelope),
-        (status = 404, description = "No such process (or not visible to this chat).", body = Envelope),
         (status = 409, description = "The process is not running.", body = Envelope),
         (status = 500, description = "The OS refused to deliver the signal.", body = Envelope),
     )
@@ -187,12 +186,7 @@ pub(crate) async fn signal(
 ) -> Result<Response, ApiError> {
     // Chat isolation comes before any validation, so another chat's process
     // looks exactly like a missing one.
-    if let Some(process_id) = id.parsed
-        && chat.id().is_some()
-        && state.manager.hidden_from(process_id, chat.id())
-    {
-        return Err(ApiError::process_not_found(&id.raw));
-    }
+    id.ensure_visible(&state, &chat)?;
     let body = read_body(&state, body)?;
     let request: SignalProcessRequest = json::decode(&body, SignalProcessRequest::FIELDS)
         .map_err(|error| ApiError::invalid_json(error.0))?;

@@ -70,22 +70,8 @@ fn start_server_in(state: &std::path::Path, env: &[(&str, &str)]) -> Server {
 impl Server {
     /// One HTTP/1.1 request on a fresh connection; returns (status, body).
     fn request(&self, method: &str, path: &str, body: &str) -> (u16, String) {
-        let mut stream = TcpStream::connect(self.address).expect("connect");
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-            self.address,
-            body.len()
-        )
-        .expect("send");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("receive");
-        let status = response[9..12].parse().expect("status code");
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        (status, body)
+        let stream = TcpStream::connect(self.address).expect("connect");
+        exchange(stream, method, path, body)
     }
 
     fn json(&self, method: &str, path: &str, body: &str) -> serde_json::Value {
@@ -704,7 +690,18 @@ fn a_sandbox_the_host_refuses_fails_at_startup() {
 
 /// One HTTP/1.1 request over a Unix socket; returns (status, body).
 fn unix_request(path: &std::path::Path, method: &str, target: &str, body: &str) -> (u16, String) {
-    let mut stream = std::os::unix::net::UnixStream::connect(path).expect("connect");
+    let stream = std::os::unix::net::UnixStream::connect(path).expect("connect");
+    exchange(stream, method, target, body)
+}
+
+/// One HTTP/1.1 request on `stream` (closed after the answer); returns
+/// (status, body).
+fn exchange(
+    mut stream: impl Read + Write,
+    method: &str,
+    target: &str,
+    body: &str,
+) -> (u16, String) {
     write!(
         stream,
         "{method} {target} HTTP/1.1\r\nHost: agentproc\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
