@@ -304,7 +304,7 @@ async fn stream(
     // character.
     let mut pending: Vec<u8> = Vec::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.context("the stream broke")?;
+        let frame = frame.context("the stream from the server broke (did the server stop?)")?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
