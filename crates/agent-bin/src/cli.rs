@@ -101,8 +101,10 @@ pub struct RunArgs {
     #[arg(long, value_parser = parse_timeout)]
     pub timeout: Option<std::time::Duration>,
 
-    /// The command: its words are joined with spaces into one shell command
-    /// line, as ssh does (quote what the remote shell must see).
+    /// The command. One word is a shell command line
+    /// (`run -- 'make test && echo ok'`); several words are the program and
+    /// its arguments, quoted so the server's shell sees exactly them
+    /// (`run -- sh -c 'echo hi; exit 3'`), as `docker exec` takes them.
     #[arg(trailing_var_arg = true, required = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 }

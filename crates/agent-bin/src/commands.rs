@@ -60,6 +60,39 @@ pub fn client(args: &ClientArgs) -> anyhow::Result<Client> {
     ))
 }
 
+/// The shell command line `run` sends for its `COMMAND` words.
+///
+/// One word is a command line already (`run -- 'make test && echo ok'`).
+/// Several words are an argument vector, as `docker exec` and `kubectl
+/// exec` take it: each is quoted so that the remote shell sees exactly
+/// those words (`run -- sh -c 'echo hi; exit 3'` runs `sh` with two
+/// arguments), never re-split as ssh's joining would.
+fn command_line(words: &[String]) -> String {
+    match words {
+        [line] => line.clone(),
+        words => words
+            .iter()
+            .map(|word| shell_quote(word))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+/// `word` as one POSIX shell word: as is when it holds only characters no
+/// shell treats specially, else in single quotes (a `'` inside becomes
+/// `'\''`).
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"_-+=:,./@%^".contains(&byte));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 /// `agentproc run`: start, stream the output live, exit with the process's
 /// code. Ctrl-C is forwarded as `interrupt`; a second Ctrl-C sends `kill`.
 ///
@@ -79,7 +112,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         env.insert(name.to_owned(), Value::String(value.to_owned()));
     }
     let mut body = json!({
-        "command": args.command.join(" "),
+        "command": command_line(&args.command),
         "env": env,
     });
     if let Some(dir) = &args.workdir {
@@ -625,6 +658,47 @@ mod tests {
         assert_eq!(data.as_deref(), Some("{\"a\":1}"));
         let (kind, data) = parse_event(": keepalive\n\n");
         assert_eq!((kind, data), (None, None));
+    }
+
+    /// Regression (hardening issue, CLI arguments): `run -- sh -c "echo hi;
+    /// exit 3"` joined the words like ssh, so the shell ran `sh -c echo hi`.
+    #[test]
+    fn several_words_reach_the_shell_exactly_and_one_word_is_a_command_line() {
+        let words: Vec<String> = [
+            "printf",
+            "[%s]\\n",
+            "echo hi; exit 3",
+            "it's",
+            "",
+            "$HOME",
+            "a\\b",
+            "*",
+            "tab\there",
+            "new\nline",
+            "--flag=x",
+            "ünï",
+            "\"q\"",
+            "~",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let line = command_line(&words);
+        let output = std::process::Command::new("sh")
+            .args(["-c", &line])
+            .output()
+            .expect("run sh");
+        let expected: String = words[2..]
+            .iter()
+            .map(|word| format!("[{word}]\n"))
+            .collect();
+        assert_eq!(String::from_utf8_lossy(&output.stdout), expected, "{line}");
+
+        let one = vec!["make test && echo ok".to_owned()];
+        assert_eq!(command_line(&one), "make test && echo ok");
+        assert_eq!(
+            command_line(&["sh", "-c", "echo hi; exit 3"].map(str::to_owned)),
+            "sh -c 'echo hi; exit 3'"
+        );
     }
 
     #[test]

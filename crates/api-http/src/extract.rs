@@ -30,15 +30,18 @@ pub(crate) fn read_body(
                 state.config.request_read_timeout.as_millis()
             ))
         } else if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(status, "Request body is too large.").with_detail(format!(
-                "the limit is {} bytes",
-                state.config.max_body_bytes
-            ))
+            body_too_large(state.config.max_body_bytes)
         } else {
             ApiError::new(status, "Request body could not be read.")
                 .with_detail(rejection.body_text())
         }
     })
+}
+
+/// The 413 for a body over `max_body_bytes`.
+pub(crate) fn body_too_large(max_body_bytes: usize) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large.")
+        .with_detail(format!("the limit is {max_body_bytes} bytes"))
 }
 
 /// Whether an error of type `E` is somewhere in `error`'s source chain.

@@ -162,6 +162,10 @@ pub fn router(state: ApiState) -> Router {
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .with_state(state.clone())
         .layer(axum::middleware::from_fn_with_state(
+            max_body_bytes,
+            middleware::refuse_oversized_body,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             state,
             middleware::require_token,
         ))

@@ -115,6 +115,25 @@ pub(crate) async fn refuse_cross_origin(request: Request, next: Next) -> Respons
     next.run(request).await
 }
 
+/// Refuses a body whose announced `Content-Length` is over the limit before
+/// reading any of it: a client that sent `Expect: 100-continue` gets the
+/// 413 instead of an invitation to send a body that would be refused.
+pub(crate) async fn refuse_oversized_body(
+    axum::extract::State(max_body_bytes): axum::extract::State<usize>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    if announced.is_some_and(|length| length > max_body_bytes as u64) {
+        return crate::extract::body_too_large(max_body_bytes).into_response();
+    }
+    next.run(request).await
+}
+
 /// Gives a request's body `request_read_timeout` to arrive (from when its
 /// headers did): a client that sends a body slowly, or never finishes it,
 /// gets 408 instead of holding a connection and a handler.

@@ -129,7 +129,7 @@ fn process_id(id: &RawId) -> Result<ProcessId, ApiError> {
     responses(
         (status = 200, description = "Without `cursor`: the snapshot (`ProcessOutput`). With `cursor`: the piece of the log from it (`OutputChunk`). After a wait, `wait_result` says why it returned; a timeout is not an error.", body = OutputAnswer),
         (status = 400, description = "A parameter is not a non-negative integer, an unsupported `until`, a missing `pattern` or `idle_ms`, or an invalid pattern.", body = Envelope),
-        (status = 500, description = "The output log could not be read.", body = Envelope),
+        (status = 500, description = "The output log could not be read, or none was kept for this process (creating it failed).", body = Envelope),
         (status = 501, description = "`cursor` or `until=match` with full output logs turned off.", body = Envelope),
     )
 )]
@@ -257,6 +257,7 @@ fn pattern_from(pattern: &str, ignore_case: bool) -> Result<regex::bytes::Regex,
     responses(
         (status = 200, description = "The event stream (the schema describes one event).", content_type = "text/event-stream", body = StreamEvent),
         (status = 400, description = "`cursor` is not a non-negative integer.", body = Envelope),
+        (status = 500, description = "No full output log was kept for this process (creating it failed, e.g. a full disk); its head/tail view is still at `GET /{id}/output`. A log that fails to read once the stream has begun ends it with an `error` event instead.", body = Envelope),
         (status = 501, description = "Full output logs are turned off.", body = Envelope),
     )
 )]
@@ -358,7 +359,7 @@ fn sse_events(
     responses(
         (status = 200, description = "The matches.", body = SearchResponse),
         (status = 400, description = "A missing or invalid `pattern`, or a parameter that is not a non-negative integer.", body = Envelope),
-        (status = 500, description = "The output log could not be read.", body = Envelope),
+        (status = 500, description = "The output log could not be read, or none was kept for this process (creating it failed).", body = Envelope),
         (status = 501, description = "Full output logs are turned off.", body = Envelope),
     )
 )]
@@ -424,7 +425,7 @@ pub(crate) async fn search(
     responses(
         (status = 200, description = "The lines.", body = LinesResponse),
         (status = 400, description = "`start` is 0, `end` is before `start`, or a parameter is not a non-negative integer.", body = Envelope),
-        (status = 500, description = "The output log could not be read.", body = Envelope),
+        (status = 500, description = "The output log could not be read, or none was kept for this process (creating it failed).", body = Envelope),
         (status = 501, description = "Full output logs are turned off.", body = Envelope),
     )
 )]

@@ -51,10 +51,11 @@ pub(crate) fn routes() -> Router<ApiState> {
     params(ChatHeaders),
     responses(
         (status = 200, description = "Started, or attached to an earlier start with the same `client_token`.", body = StartProcessResponse),
-        (status = 400, description = "Invalid JSON, a missing command, bad `env`, `limits` or `timeout_ms`, or a workdir that cannot be entered.", body = Envelope),
+        (status = 400, description = "Invalid JSON, a missing command, bad `env`, `limits` or `timeout_ms`, a workdir that cannot be entered, or a command or environment larger than the kernel accepts (`MAX_ARG_STRLEN`, `ARG_MAX`).", body = Envelope),
         (status = 409, description = "The `client_token` was used with different parameters, or its first start was aborted.", body = Envelope),
         (status = 429, description = "Too many running or retained processes.", body = Envelope),
         (status = 500, description = "The command could not be spawned for a reason not the client's (the OS refused).", body = Envelope),
+        (status = 503, description = "The process could not be recorded in the crash-recovery journal (a full disk, say), so it was stopped at once; nothing is left running. Retry once the server's disk has room.", body = Envelope),
     )
 )]
 pub(crate) async fn start(
@@ -110,6 +111,10 @@ fn start_error(error: StartError) -> ApiError {
         }
         // So are limits above the maximum or that this host cannot enforce.
         StartError::Spawn(SpawnError::Refused { reason }) => ApiError::bad_request(reason),
+        // A server condition that may pass (a full disk): worth a retry.
+        error @ StartError::Spawn(SpawnError::Unrecorded { .. }) => {
+            failed(StatusCode::SERVICE_UNAVAILABLE).with_detail(error.to_string())
+        }
         error @ (StartError::Closed | StartError::Spawn(_)) => {
             failed(StatusCode::INTERNAL_SERVER_ERROR).with_detail(error.to_string())
         }

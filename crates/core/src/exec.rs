@@ -223,6 +223,20 @@ pub enum SpawnError {
         /// A sentence a person understands, naming the limit.
         reason: String,
     },
+    /// The process could not be recorded where a restart after a crash
+    /// would find it (the crash-recovery journal), so it was stopped at
+    /// once instead of running unprotected.
+    #[error(
+        "record the process in {record}: {}; it was stopped",
+        describe_io_error(error)
+    )]
+    Unrecorded {
+        /// Where it should have been recorded, e.g. `the crash-recovery
+        /// journal /var/lib/agentproc/process-groups`.
+        record: String,
+        /// The error the OS reported.
+        error: io::Error,
+    },
     /// The executor could not prepare the process's confinement (a cgroup,
     /// a limit, niceness); nothing ran.
     #[error("{step}: {}", describe_io_error(error))]

@@ -9,6 +9,20 @@
 //! belongs to a different process (its start time differs), or the journal
 //! was written before the last reboot. An exclusive lock on the file keeps
 //! two instances from sharing one state directory.
+//!
+//! Entries cannot name everything: a descendant that leaves its group
+//! (`setsid`) is invisible to a group kill, and the kernel tells nobody when
+//! such a process is re-parented to the subreaper (a `setsid -f` daemon
+//! whose shell lives on sends no `SIGCHLD`), or it is not re-parented at all
+//! while its parent lives. So each instance also has a random *instance
+//! marker*, written in the journal's second line, which the executor puts in
+//! every child's environment as [`INSTANCE_VAR`]; descendants inherit it
+//! through `setsid`, forks and `exec`. A journal that still names a marker
+//! was not cleared by a clean shutdown, and reclaiming it also kills every
+//! process of this boot whose environment carries that marker. Only a
+//! descendant that both leaves its group and scrubs its environment
+//! (`env -i`) escapes this; the sandbox executor's cgroups catch that one
+//! too.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -28,6 +42,9 @@ use crate::procfs;
 
 /// The file name inside the state directory.
 pub const JOURNAL_FILE: &str = "process-groups";
+/// The environment variable carrying the instance marker into every child
+/// (see the module documentation).
+pub const INSTANCE_VAR: &str = "AGENTPROC_INSTANCE";
 const HEADER: &str = "agentproc-journal 1";
 /// How long reclaiming waits for killed processes to die.
 const RECLAIM_WAIT: Duration = Duration::from_secs(5);
@@ -39,6 +56,10 @@ pub enum EntryKind {
     Group,
     /// A descendant that left its group and was adopted by the subreaper.
     Orphan,
+    /// A process found by the previous instance's marker in its
+    /// environment (the id is its pid): a descendant that left its group
+    /// and was not (yet) recorded as an orphan.
+    Marked,
 }
 
 /// Processes a previous instance left behind, and what was done about them.
@@ -55,6 +76,8 @@ pub struct Reclaimed {
 /// The open journal. See the module documentation.
 pub struct Journal {
     path: PathBuf,
+    /// This instance's marker (see [`INSTANCE_VAR`]).
+    instance: String,
     state: Mutex<State>,
 }
 
@@ -66,7 +89,10 @@ struct State {
 
 impl fmt::Debug for Journal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Journal").field("path", &self.path).finish()
+        f.debug_struct("Journal")
+            .field("path", &self.path)
+            .field("instance", &self.instance)
+            .finish()
     }
 }
 
@@ -127,17 +153,19 @@ impl Journal {
         let mut previous = String::new();
         file.read_to_string(&mut previous)
             .map_err(io_error(&path))?;
-        let reclaimed = reclaim(&live_entries(&previous, &procfs::boot_id()));
+        let left = Leftovers::parse(&previous, &procfs::boot_id());
+        let reclaimed = reclaim(&left);
 
         let journal = Arc::new(Self {
             path: path.clone(),
+            instance: new_instance_marker().map_err(io_error(&path))?,
             state: Mutex::new(State {
                 file,
                 live: HashMap::new(),
                 lines: 0,
             }),
         });
-        journal.rewrite().map_err(io_error(&path))?;
+        journal.rewrite(Marker::Keep).map_err(io_error(&path))?;
         Ok((journal, reclaimed))
     }
 
@@ -146,49 +174,71 @@ impl Journal {
         &self.path
     }
 
+    /// This instance's marker, the value of [`INSTANCE_VAR`] in every child
+    /// the executor spawns.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
     /// Records a spawned process group (led by `pid`).
-    pub fn record_group(&self, pid: u32) {
-        self.record(EntryKind::Group, pid);
+    ///
+    /// # Errors
+    /// When the journal file cannot be written (a full disk, say): a
+    /// restart after a crash would then not stop this group, so the caller
+    /// must not run it as if it were protected.
+    pub fn record_group(&self, pid: u32) -> io::Result<()> {
+        self.record(EntryKind::Group, pid)
     }
 
-    /// Records an orphan the subreaper adopted.
+    /// Records an orphan the subreaper adopted. A failure is logged: the
+    /// orphan still carries the instance marker.
     pub fn record_orphan(&self, pid: u32) {
-        self.record(EntryKind::Orphan, pid);
+        if let Err(error) = self.record(EntryKind::Orphan, pid) {
+            tracing::warn!(path = %self.path.display(), pid, %error, "cannot record an adopted orphan in the journal");
+        }
     }
 
-    fn record(&self, kind: EntryKind, pid: u32) {
+    fn record(&self, kind: EntryKind, pid: u32) -> io::Result<()> {
         let Ok(Some(stat)) = procfs::stat(pid) else {
-            return; // already gone: nothing to reclaim later
+            return Ok(()); // already gone: nothing to reclaim later
         };
         let mut state = self.lock();
-        if state.live.insert(pid, (kind, stat.start_time)).is_none() {
-            let word = match kind {
-                EntryKind::Group => "group",
-                EntryKind::Orphan => "orphan",
-            };
-            self.append(&mut state, &format!("{word} {pid} {}\n", stat.start_time));
+        if state.live.contains_key(&pid) {
+            return Ok(());
         }
+        self.append(
+            &mut state,
+            &format!("{} {pid} {}\n", kind.word(), stat.start_time),
+        )?;
+        state.live.insert(pid, (kind, stat.start_time));
+        Ok(())
     }
 
     /// Retires the entry for `pid` (its processes are gone).
     pub fn forget(&self, pid: u32) {
         let mut state = self.lock();
         if let Some((_, start_time)) = state.live.remove(&pid) {
-            self.append(&mut state, &format!("end {pid} {start_time}\n"));
+            // A lost `end` line only means a restart checks a group that is
+            // gone (the start time guards against pid reuse).
+            if let Err(error) = self.append(&mut state, &format!("end {pid} {start_time}\n")) {
+                tracing::warn!(path = %self.path.display(), %error, "cannot write the journal");
+            }
             // Keep the file small: rewrite it once retired lines dominate.
             if state.lines > 64 + 4 * state.live.len() {
                 drop(state);
-                if let Err(error) = self.rewrite() {
+                if let Err(error) = self.rewrite(Marker::Keep) {
                     tracing::warn!(path = %self.path.display(), %error, "cannot compact the journal");
                 }
             }
         }
     }
 
-    /// Forgets everything (after a clean shutdown stopped every process).
+    /// Forgets everything, the instance marker included (after a clean
+    /// shutdown stopped every process): the next instance has nothing to
+    /// reclaim.
     pub fn clear(&self) {
         self.lock().live.clear();
-        if let Err(error) = self.rewrite() {
+        if let Err(error) = self.rewrite(Marker::Drop) {
             tracing::warn!(path = %self.path.display(), %error, "cannot clear the journal");
         }
     }
@@ -202,101 +252,153 @@ impl Journal {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn append(&self, state: &mut State, line: &str) {
+    /// Appends `line`; on failure the file is cut back to where it was, so
+    /// a partial line never garbles the next one.
+    fn append(&self, state: &mut State, line: &str) -> io::Result<()> {
         // The file is opened without O_APPEND (it is rewritten in place), so
         // seek to the end first. No fsync: the journal must survive a crash
         // of agentproc, not of the kernel, and after a reboot it is void.
-        let written = state
-            .file
-            .seek(SeekFrom::End(0))
-            .and_then(|_| state.file.write_all(line.as_bytes()));
-        match written {
-            Ok(()) => state.lines += 1,
-            Err(error) => {
-                tracing::warn!(path = %self.path.display(), %error, "cannot write the journal");
-            }
+        let end = state.file.seek(SeekFrom::End(0))?;
+        if let Err(error) = state.file.write_all(line.as_bytes()) {
+            let _ = state.file.set_len(end);
+            return Err(error);
         }
+        state.lines += 1;
+        Ok(())
     }
 
-    /// Replaces the file's contents with the header and the live entries.
-    fn rewrite(&self) -> io::Result<()> {
+    /// Replaces the file's contents with the header, the instance marker
+    /// (unless dropped) and the live entries.
+    ///
+    /// The new text is written over the old before the file is cut to its
+    /// length, never after emptying it: compaction only shrinks the file,
+    /// so on a full disk the overwrite needs no new blocks, and the live
+    /// entries are never lost to a failed write.
+    fn rewrite(&self, marker: Marker) -> io::Result<()> {
         let mut state = self.lock();
         let mut text = format!("{HEADER} boot {}\n", procfs::boot_id());
-        for (pid, (kind, start_time)) in &state.live {
-            let word = match kind {
-                EntryKind::Group => "group",
-                EntryKind::Orphan => "orphan",
-            };
-            text.push_str(&format!("{word} {pid} {start_time}\n"));
+        if marker == Marker::Keep {
+            text.push_str(&format!("instance {}\n", self.instance));
         }
-        state.file.set_len(0)?;
+        let mut live: Vec<_> = state.live.iter().collect();
+        live.sort_unstable_by_key(|(pid, _)| **pid);
+        for (pid, (kind, start_time)) in live {
+            text.push_str(&format!("{} {pid} {start_time}\n", kind.word()));
+        }
         state.file.seek(SeekFrom::Start(0))?;
         state.file.write_all(text.as_bytes())?;
+        state.file.set_len(text.len() as u64)?;
         state.lines = state.live.len();
         Ok(())
     }
 }
 
-/// The entries of a journal's text that were never retired, if it was
-/// written during this boot.
-fn live_entries(text: &str, boot_id: &str) -> Vec<(EntryKind, u32, u64)> {
-    let mut lines = text.lines();
-    let written_this_boot = lines
-        .next()
-        .and_then(|header| header.strip_prefix(HEADER))
-        .and_then(|rest| rest.trim().strip_prefix("boot "))
-        .is_some_and(|id| !id.is_empty() && id == boot_id);
-    if !written_this_boot {
-        return Vec::new();
-    }
-    let mut live: HashMap<u32, (EntryKind, u64)> = HashMap::new();
-    for line in lines {
-        let mut words = line.split_whitespace();
-        let (Some(word), Some(pid), Some(start), None) =
-            (words.next(), words.next(), words.next(), words.next())
-        else {
-            continue;
-        };
-        let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else {
-            continue;
-        };
-        match word {
-            "group" => {
-                live.insert(pid, (EntryKind::Group, start));
-            }
-            "orphan" => {
-                live.insert(pid, (EntryKind::Orphan, start));
-            }
-            "end"
-                if live
-                    .get(&pid)
-                    .is_some_and(|(_, recorded)| *recorded == start) =>
-            {
-                live.remove(&pid);
-            }
-            _ => {}
+/// Whether a rewrite keeps the instance marker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Marker {
+    Keep,
+    Drop,
+}
+
+impl EntryKind {
+    fn word(self) -> &'static str {
+        match self {
+            Self::Group => "group",
+            Self::Orphan => "orphan",
+            Self::Marked => "marked",
         }
     }
-    let mut entries: Vec<_> = live
-        .into_iter()
-        .map(|(pid, (kind, start))| (kind, pid, start))
-        .collect();
-    entries.sort_unstable_by_key(|(_, pid, _)| *pid);
-    entries
+}
+
+/// A fresh random marker: 128 bits from the kernel, in hex.
+fn new_instance_marker() -> io::Result<String> {
+    let mut bytes = [0u8; 16];
+    File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
+}
+
+/// What a previous instance's journal says is left to reclaim.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Leftovers {
+    /// Entries never retired: (kind, id, start time), by id.
+    entries: Vec<(EntryKind, u32, u64)>,
+    /// The previous instance's marker, if it did not shut down cleanly.
+    marker: Option<String>,
+}
+
+impl Leftovers {
+    /// Reads a journal's text; nothing is left if it was written before
+    /// the last reboot (pids and start times then mean nothing).
+    fn parse(text: &str, boot_id: &str) -> Self {
+        let mut lines = text.lines();
+        let written_this_boot = lines
+            .next()
+            .and_then(|header| header.strip_prefix(HEADER))
+            .and_then(|rest| rest.trim().strip_prefix("boot "))
+            .is_some_and(|id| !id.is_empty() && id == boot_id);
+        if !written_this_boot {
+            return Self::default();
+        }
+        let mut marker = None;
+        let mut live: HashMap<u32, (EntryKind, u64)> = HashMap::new();
+        for line in lines {
+            let mut words = line.split_whitespace();
+            let (Some(word), Some(first), second, None) =
+                (words.next(), words.next(), words.next(), words.next())
+            else {
+                continue;
+            };
+            if word == "instance" && second.is_none() {
+                // Only a well-formed marker: an empty or odd one must never
+                // match an environment by accident.
+                if first.len() == 32 && first.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+                    marker = Some(first.to_owned());
+                }
+                continue;
+            }
+            let (Ok(pid), Some(Ok(start))) = (first.parse::<u32>(), second.map(str::parse::<u64>))
+            else {
+                continue;
+            };
+            match word {
+                "group" => {
+                    live.insert(pid, (EntryKind::Group, start));
+                }
+                "orphan" => {
+                    live.insert(pid, (EntryKind::Orphan, start));
+                }
+                "end"
+                    if live
+                        .get(&pid)
+                        .is_some_and(|(_, recorded)| *recorded == start) =>
+                {
+                    live.remove(&pid);
+                }
+                _ => {}
+            }
+        }
+        let mut entries: Vec<_> = live
+            .into_iter()
+            .map(|(pid, (kind, start))| (kind, pid, start))
+            .collect();
+        entries.sort_unstable_by_key(|(_, pid, _)| *pid);
+        Self { entries, marker }
+    }
 }
 
 /// Kills what is left of each entry, guarding against pid reuse, and waits
 /// (bounded) for the killed processes to die.
-fn reclaim(entries: &[(EntryKind, u32, u64)]) -> Vec<Reclaimed> {
+fn reclaim(left: &Leftovers) -> Vec<Reclaimed> {
     let mut reclaimed = Vec::new();
     let mut all_killed = Vec::new();
-    for &(kind, id, start_time) in entries {
+    for &(kind, id, start_time) in &left.entries {
         let targets = match kind {
             EntryKind::Group => group_survivors(id, start_time),
             EntryKind::Orphan => match procfs::stat(id) {
                 Ok(Some(stat)) if stat.start_time == start_time && !stat.is_dead() => vec![id],
                 _ => Vec::new(),
             },
+            EntryKind::Marked => Vec::new(),
         };
         if targets.is_empty() {
             continue;
@@ -314,6 +416,24 @@ fn reclaim(entries: &[(EntryKind, u32, u64)]) -> Vec<Reclaimed> {
             id,
             killed: targets,
         });
+    }
+    // Then every descendant that left its group without being recorded:
+    // it still carries the marker in its environment.
+    if let Some(marker) = &left.marker {
+        let me = std::process::id();
+        let variable = format!("{INSTANCE_VAR}={marker}");
+        for pid in procfs::with_environment_entry(variable.as_bytes()) {
+            if pid == me || all_killed.contains(&pid) {
+                continue;
+            }
+            let _ = kill(Pid::from_raw(pid as i32), NixSignal::SIGKILL);
+            all_killed.push(pid);
+            reclaimed.push(Reclaimed {
+                kind: EntryKind::Marked,
+                id: pid,
+                killed: vec![pid],
+            });
+        }
     }
     crate::sys::wait_until_dead(&all_killed, RECLAIM_WAIT);
     reclaimed
@@ -351,6 +471,7 @@ mod tests {
     #[test]
     fn only_unretired_entries_of_this_boot_are_live() {
         let text = "agentproc-journal 1 boot abc\n\
+                    instance 0123456789abcdef0123456789abcdef\n\
                     group 10 100\n\
                     group 11 110\n\
                     orphan 12 120\n\
@@ -359,11 +480,30 @@ mod tests {
                     garbage line here\n\
                     group 13\n";
         assert_eq!(
-            live_entries(text, "abc"),
-            vec![(EntryKind::Group, 10, 100), (EntryKind::Orphan, 12, 120)]
+            Leftovers::parse(text, "abc"),
+            Leftovers {
+                entries: vec![(EntryKind::Group, 10, 100), (EntryKind::Orphan, 12, 120)],
+                marker: Some("0123456789abcdef0123456789abcdef".to_owned()),
+            }
         );
-        assert!(live_entries(text, "other-boot").is_empty());
-        assert!(live_entries("", "abc").is_empty());
-        assert!(live_entries("not a journal\ngroup 1 1\n", "abc").is_empty());
+        assert_eq!(Leftovers::parse(text, "other-boot"), Leftovers::default());
+        assert_eq!(Leftovers::parse("", "abc"), Leftovers::default());
+        assert_eq!(
+            Leftovers::parse("not a journal\ngroup 1 1\n", "abc"),
+            Leftovers::default()
+        );
+    }
+
+    #[test]
+    fn only_a_well_formed_marker_counts() {
+        for line in [
+            "instance ",
+            "instance abc",
+            "instance 0123456789abcdef0123456789abcdeg",
+            "instance 0123456789abcdef0123456789abcdef extra",
+        ] {
+            let text = format!("agentproc-journal 1 boot abc\n{line}\n");
+            assert_eq!(Leftovers::parse(&text, "abc").marker, None, "{line}");
+        }
     }
 }

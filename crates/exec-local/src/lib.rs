@@ -21,6 +21,7 @@
 //!   exits: [`ExecChild::wait`] resolves when the child itself exits, and the
 //!   manager decides how long to keep reading (Go's `WaitDelay`).
 
+mod exec_size;
 pub mod journal;
 mod procfs;
 pub mod subreaper;
@@ -49,7 +50,7 @@ use nix::unistd::Pid;
 use tokio::io::unix::AsyncFd;
 use tokio::net::unix::pipe;
 
-pub use journal::Journal;
+pub use journal::{INSTANCE_VAR, Journal};
 pub use subreaper::Subreaper;
 
 /// Spawns processes directly on this host. See the crate documentation.
@@ -90,11 +91,25 @@ impl LocalExecer {
         spec: &ExecSpec,
         customize: impl FnOnce(&mut Command),
     ) -> Result<LocalChild, SpawnError> {
-        let mut child = spawn_with(spec, customize)?;
-        if let Some(journal) = &self.journal {
-            journal.record_group(child.pid);
-            child.journal = Some(Arc::clone(journal));
+        let Some(journal) = &self.journal else {
+            return spawn_with(spec, customize);
+        };
+        let mut child = spawn_with(spec, |command| {
+            // Inherited by every descendant, even one that leaves the group.
+            command.env(INSTANCE_VAR, journal.instance());
+            customize(command);
+        })?;
+        if let Err(error) = journal.record_group(child.pid) {
+            // A crash would leave this group running: it must not run as
+            // if it were protected. It has had microseconds (the shell has
+            // not got to the command yet, in practice).
+            child.stop_at_once();
+            return Err(SpawnError::Unrecorded {
+                record: format!("the crash-recovery journal {}", journal.path().display()),
+                error,
+            });
         }
+        child.journal = Some(Arc::clone(journal));
         Ok(child)
     }
 }
@@ -173,7 +188,9 @@ pub fn spawn_with(
     // program and a changed PATH it falls back to fork, which costs far
     // more in a multi-threaded process.
     let resolved = resolve_program(&spec.program, spec.env.get(std::ffi::OsStr::new("PATH")));
-    let mut command = Command::new(resolved.as_deref().unwrap_or(spec.program.as_ref()));
+    let executable = resolved.as_deref().unwrap_or(spec.program.as_ref());
+    exec_size::check(executable.as_os_str(), &spec.args, &spec.env)?;
+    let mut command = Command::new(executable);
     command
         .args(&spec.args)
         .env_clear()
@@ -312,6 +329,13 @@ fn check_workdir(dir: &std::path::Path) -> Result<(), SpawnError> {
 }
 
 fn spawn_error(spec: &ExecSpec, program: &str, error: io::Error) -> SpawnError {
+    if error.raw_os_error() == Some(libc::E2BIG) {
+        // What the check before spawning could not foresee (variables a
+        // wrapping executor added): still the request's size.
+        return SpawnError::Refused {
+            reason: exec_size::too_big_for_the_kernel(),
+        };
+    }
     if error.kind() == io::ErrorKind::NotFound {
         // The directory may have vanished since it was checked.
         if let Some(dir) = &spec.cwd
@@ -377,6 +401,18 @@ impl LocalChild {
     /// The process id, which is also its process group id.
     pub fn id(&self) -> u32 {
         self.pid
+    }
+
+    /// Kills the whole group and reaps the leader, for a child that must
+    /// not run after all.
+    fn stop_at_once(&self) {
+        if let Ok(pgid) = i32::try_from(self.pid) {
+            let _ = killpg(Pid::from_raw(pgid), NixSignal::SIGKILL);
+        }
+        if sys::wait4(self.pid, false).is_ok() {
+            self.reaped.store(true, Ordering::Release);
+            tracking::untrack(self.pid);
+        }
     }
 
     /// Whether any member of the process group is still alive.

@@ -116,6 +116,32 @@ pub(crate) fn group_members(pgrp: u32) -> io::Result<Vec<(u32, Stat)>> {
     Ok(members)
 }
 
+/// Every live process whose environment holds exactly `entry` (a
+/// `NAME=value` string), as it was when the process last called `exec`.
+/// Processes whose environment cannot be read (another user's) are skipped.
+pub(crate) fn with_environment_entry(entry: &[u8]) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for dir in entries.flatten() {
+        let Some(pid) = dir
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Ok(environ) = fs::read(dir.path().join("environ"))
+            && environ.split(|byte| *byte == 0).any(|item| item == entry)
+            && matches!(stat(pid), Ok(Some(stat)) if !stat.is_dead())
+        {
+            found.push(pid);
+        }
+    }
+    found
+}
+
 /// This boot's id: pids and start times from another boot mean nothing.
 pub(crate) fn boot_id() -> String {
     fs::read_to_string("/proc/sys/kernel/random/boot_id")

@@ -8,6 +8,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, ChildStderr, Command, Stdio};
 
+mod hardening;
+
 const BIN: &str = env!("CARGO_BIN_EXE_agentproc");
 
 struct Server {
@@ -33,11 +35,19 @@ fn state_dir() -> std::path::PathBuf {
 }
 
 fn start_server_in(state: &std::path::Path, env: &[(&str, &str)]) -> Server {
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
         .env_remove("AGENTPROC_LISTEN")
         .env("AGENTPROC_STATE_DIR", state)
-        .envs(env.iter().copied())
+        .envs(env.iter().copied());
+    listening(command)
+}
+
+/// Spawns `command` (an `agentproc serve` with JSON logs, possibly behind a
+/// wrapper that execs it) and waits until it listens.
+fn listening(mut command: Command) -> Server {
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -224,7 +234,7 @@ fn children_do_not_inherit_agentproc_configuration() {
     let started = server.json(
         "POST",
         "/api/v0/processes/start",
-        r#"{"command":"env | grep -c '^AGENTPROC_' || true"}"#,
+        r#"{"command":"env | grep '^AGENTPROC_' | grep -cv '^AGENTPROC_INSTANCE=[0-9a-f]*$' || true"}"#,
     );
     let id = started["id"].as_str().expect("id");
     let done = server.json(
@@ -410,7 +420,11 @@ fn exited_processes_hold_no_file_descriptors() {
     let log_files = std::fs::read_dir(format!("/proc/{}/fd", server.child.id()))
         .expect("fd dir")
         .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
-        .filter(|target| target.to_string_lossy().contains("/output/"))
+        // The directory's lock file stays open for the server's life.
+        .filter(|target| {
+            let target = target.to_string_lossy();
+            target.contains("/output/") && !target.ends_with(".agentproc-output.lock")
+        })
         .count();
     assert_eq!(log_files, 0, "exited processes keep log files open");
     assert_eq!(server.terminate().code(), Some(0));

@@ -23,8 +23,9 @@
 mod search;
 
 use std::collections::VecDeque;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
@@ -45,6 +46,8 @@ pub const DEFAULT_MAX_TOTAL_BYTES: u64 = 1 << 30;
 pub const MAX_PENDING_BYTES: u64 = 64 << 20;
 /// How many segments a full per-process log is split into.
 const SEGMENTS: u64 = 4;
+/// The lock file in the log directory: one store per directory.
+pub const LOCK_FILE: &str = ".agentproc-output.lock";
 
 /// Where logs live and how much they may take.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +102,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug)]
 pub struct LogStore {
     config: LogConfig,
+    /// Held (locked) for the store's life, so that a second store on the
+    /// same directory refuses to start instead of deleting live logs.
+    _lock: File,
     state: Mutex<StoreState>,
     queue: Mutex<mpsc::Sender<Job>>,
     /// Bytes queued and not yet written.
@@ -138,13 +144,39 @@ struct Item {
 }
 
 impl LogStore {
-    /// A store writing under `config.dir`, which is created and emptied of
-    /// logs left by an earlier run, with its writer thread.
+    /// A store writing under `config.dir`, which is created (mode 0700)
+    /// and emptied of logs left by an earlier run, with its writer thread.
+    ///
+    /// Logs hold whatever commands print, secrets included, so each
+    /// process's directory is created 0700 and its files 0600 wherever the
+    /// directory is; an existing `config.dir` keeps its own mode. The store
+    /// locks the directory (a lock file in it) for its life.
     ///
     /// # Errors
-    /// When the directory cannot be created or the thread cannot start.
+    /// When the directory cannot be created or written (a read-only
+    /// filesystem, say), when another store holds it
+    /// ([`io::ErrorKind::ResourceBusy`]), or when the thread cannot start.
     pub fn open(config: LogConfig) -> io::Result<Arc<Self>> {
-        fs::create_dir_all(&config.dir)?;
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&config.dir)?;
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(config.dir.join(LOCK_FILE))?;
+        if let Err(error) = lock.try_lock() {
+            return Err(match error {
+                fs::TryLockError::WouldBlock => io::Error::new(
+                    io::ErrorKind::ResourceBusy,
+                    "another agentproc is already using this output directory",
+                ),
+                fs::TryLockError::Error(error) => error,
+            });
+        }
         for entry in fs::read_dir(&config.dir)?.flatten() {
             // Only what looks like a log of ours: a directory holding
             // nothing but segment files. A misconfigured directory keeps
@@ -158,6 +190,7 @@ impl LogStore {
         let (queue, work) = mpsc::channel::<Job>();
         let store = Arc::new(Self {
             config,
+            _lock: lock,
             state: Mutex::new(StoreState::default()),
             queue: Mutex::new(queue),
             pending: AtomicU64::new(0),
@@ -209,7 +242,7 @@ impl LogStore {
     /// When its directory cannot be created.
     pub fn create(self: &Arc<Self>, name: &str) -> io::Result<Arc<ProcessLog>> {
         let dir = self.config.dir.join(name);
-        fs::create_dir_all(&dir)?;
+        DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
         let segment_bytes = (self.config.max_bytes_per_process / SEGMENTS).max(1);
         Ok(Arc::new(ProcessLog {
             store: Arc::downgrade(self),
@@ -454,7 +487,13 @@ impl ProcessLog {
                         removed += self.drop_front(state);
                     }
                     let path = self.dir.join(format!("{at:016x}.log"));
-                    state.current = Some(OpenOptions::new().create(true).append(true).open(&path)?);
+                    state.current = Some(
+                        OpenOptions::new()
+                            .create(true)
+                            .append(true)
+                            .mode(0o600)
+                            .open(&path)?,
+                    );
                     // Newlines before `at`: everything committed, plus this
                     // item's bytes already placed in earlier segments.
                     let placed = &bytes[..bytes.len() - rest.len()];

@@ -136,6 +136,63 @@ fn opening_a_store_clears_logs_of_an_earlier_run() {
     assert!(dir.join("notes/0000000000000000.log.bak").exists());
 }
 
+/// Regression (hardening issue, defect 6): a second store on the same
+/// directory deleted the first one's live logs as "left by an earlier run".
+#[tokio::test]
+async fn a_second_store_on_the_same_directory_is_refused_and_deletes_nothing() {
+    let dir = temp_dir();
+    let first = LogStore::open(LogConfig::new(&dir)).expect("open");
+    let log = first.create("live").expect("create");
+    log.append(b"still needed\n");
+    log.flushed().await;
+    let error = LogStore::open(LogConfig::new(&dir)).expect_err("a second store");
+    assert_eq!(error.kind(), io::ErrorKind::ResourceBusy);
+    assert!(error.to_string().contains("another agentproc"), "{error}");
+    assert_eq!(log.read(0, 100).expect("read").bytes, b"still needed\n");
+    // Once the first store is gone, the directory can be used again.
+    drop(log);
+    drop(first);
+    let _again = LogStore::open(LogConfig::new(&dir)).expect("reopen");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// Regression (hardening issue, defect 4): logs were created 0644 in 0755
+/// directories, readable by every local user wherever `output_dir` was.
+#[tokio::test]
+async fn logs_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| fs::metadata(path).expect("metadata").permissions().mode() & 0o777;
+    let dir = temp_dir();
+    let store = LogStore::open(LogConfig::new(&dir)).expect("open");
+    assert_eq!(mode(&dir), 0o700, "a directory the store creates");
+    let log = store.create("p").expect("create");
+    log.append(b"secret\n");
+    log.flushed().await;
+    assert_eq!(mode(log.dir()), 0o700);
+    for entry in fs::read_dir(log.dir()).expect("list").flatten() {
+        assert_eq!(mode(&entry.path()), 0o600, "{}", entry.path().display());
+    }
+    assert_eq!(mode(&dir.join(LOCK_FILE)), 0o600);
+    drop(log);
+    drop(store);
+
+    // An existing, world-readable directory keeps its mode, but what the
+    // store puts in it is still private.
+    let shared = temp_dir();
+    fs::create_dir_all(&shared).expect("mkdir");
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let store = LogStore::open(LogConfig::new(&shared)).expect("open");
+    let log = store.create("p").expect("create");
+    log.append(b"secret\n");
+    log.flushed().await;
+    assert_eq!(mode(&shared), 0o755);
+    assert_eq!(mode(log.dir()), 0o700);
+    drop(log);
+    drop(store);
+    let _ = fs::remove_dir_all(&dir);
+    let _ = fs::remove_dir_all(&shared);
+}
+
 fn numbered_lines(count: usize) -> Vec<u8> {
     (1..=count)
         .flat_map(|n| format!("line {n}\n").into_bytes())

@@ -57,7 +57,7 @@ async fn a_restart_reclaims_groups_a_crashed_instance_left_running() {
         .expect("pid")
         .parse()
         .expect("pid");
-    journal.record_group(child.id());
+    journal.record_group(child.id()).expect("record");
     // "Crash": the lock goes away with the instance, the journal stays.
     drop(journal);
 
@@ -124,10 +124,10 @@ async fn retired_and_cleared_entries_are_not_reclaimed() {
     let dir = temp_dir();
     let (journal, _) = Journal::open(&dir).expect("open");
     let child = spawn(&sh("exec sleep 300")).expect("spawn");
-    journal.record_group(child.id());
+    journal.record_group(child.id()).expect("record");
     journal.forget(child.id());
     let other = spawn(&sh("exec sleep 300")).expect("spawn");
-    journal.record_group(other.id());
+    journal.record_group(other.id()).expect("record");
     journal.clear();
     drop(journal);
     let (_journal, reclaimed) = Journal::open(&dir).expect("reopen");
