@@ -467,11 +467,22 @@ fn find_lines(
         if filter.skip_comments && trimmed.starts_with("//") {
             continue;
         }
-        if let Some(pattern) = patterns.iter().find(|pattern| line.contains(**pattern)) {
+        if let Some(pattern) = patterns.iter().find(|pattern| contains_path(line, pattern)) {
             hits.push((index + 1, *pattern));
         }
     }
     hits
+}
+
+/// Whether `line` holds `pattern` starting at an identifier boundary, so
+/// that `nix::` matches `nix::unistd` but not `std::os::unix::fs`.
+fn contains_path(line: &str, pattern: &str) -> bool {
+    line.match_indices(pattern).any(|(at, _)| {
+        !line[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|before| before.is_alphanumeric() || before == '_')
+    })
 }
 
 /// Scans `files` for `patterns`; each hit becomes `path:line: `pattern`: why`.
@@ -707,6 +718,18 @@ let home = std::env::var(\"HOME\");
             .map(|(line, _)| line)
             .collect();
         assert_eq!(lines, vec![2, 4, 5]);
+    }
+
+    #[test]
+    fn patterns_match_whole_path_segments_only() {
+        assert!(contains_path("use nix::unistd::Pid;", "nix::"));
+        assert!(contains_path("let x = ::nix::errno::Errno::EIO;", "nix::"));
+        assert!(!contains_path(
+            "use std::os::unix::fs::PermissionsExt;",
+            "nix::"
+        ));
+        assert!(!contains_path("let y = my_libc::open();", "libc::"));
+        assert!(contains_path("x(libc::ENOENT)", "libc::"));
     }
 
     #[test]

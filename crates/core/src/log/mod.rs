@@ -20,6 +20,7 @@
 //! Besides checking the default working directory, this module is the only
 //! file I/O in core: the log is the manager's own data, not configuration.
 
+mod scan;
 mod search;
 
 use std::collections::VecDeque;
@@ -32,6 +33,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 
 use tokio::sync::watch;
 
+pub use scan::{ScanEvent, scan};
 pub use search::{
     LineRange, MAX_RESULT_BYTES, MAX_SCAN_LINE, MAX_SHOWN_LINE, Match, SearchOptions, SearchResult,
     lines, search,

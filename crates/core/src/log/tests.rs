@@ -410,3 +410,100 @@ async fn search_results_are_bounded_in_bytes() {
     assert!(bytes <= MAX_RESULT_BYTES + 21 * MAX_SHOWN_LINE, "{bytes}");
     assert!(result.matches.len() < 1000);
 }
+
+/// Everything a scan delivered.
+#[derive(Debug)]
+struct Scanned {
+    offset: u64,
+    line: u64,
+    skipped: u64,
+    bytes: Vec<u8>,
+    gaps: Vec<(u64, u64)>,
+    end: u64,
+}
+
+fn scanned(log: &ProcessLog, from: u64) -> Scanned {
+    let mut start = None;
+    let mut bytes = Vec::new();
+    let mut gaps = Vec::new();
+    let end = scan(log, from, &mut |event| match event {
+        ScanEvent::Start {
+            offset,
+            line,
+            skipped,
+        } => {
+            assert!(start.is_none(), "one start");
+            start = Some((offset, line, skipped));
+        }
+        ScanEvent::Bytes(chunk) => bytes.extend_from_slice(chunk),
+        ScanEvent::Gap { bytes, lines } => gaps.push((bytes, lines)),
+    })
+    .expect("scan");
+    let (offset, line, skipped) = start.expect("a start");
+    Scanned {
+        offset,
+        line,
+        skipped,
+        bytes,
+        gaps,
+        end,
+    }
+}
+
+#[tokio::test]
+async fn a_scan_delivers_every_byte_once_with_absolute_line_numbers() {
+    let store = store(1 << 30, 1 << 30);
+    let log = store.create("p").expect("create");
+    let data = numbered_lines(20_000);
+    for chunk in data.chunks(7777) {
+        log.append(chunk);
+    }
+    log.flushed().await;
+    for from in [
+        0,
+        1,
+        5,
+        6,
+        1000,
+        50_000,
+        data.len() as u64 - 1,
+        data.len() as u64,
+    ] {
+        let scan = scanned(&log, from);
+        let at = usize::try_from(from).expect("fits");
+        assert_eq!(
+            (scan.offset, scan.skipped, scan.end),
+            (from, 0, data.len() as u64)
+        );
+        assert_eq!(scan.line, count_newlines(&data[..at]) + 1, "from {from}");
+        assert_eq!(scan.bytes, &data[at..]);
+        assert!(scan.gaps.is_empty());
+    }
+    // Past the end: nothing, and the line after the last.
+    let scan = scanned(&log, u64::MAX);
+    assert_eq!(
+        (scan.offset, scan.line, scan.bytes.len()),
+        (data.len() as u64, 20_001, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_scan_after_the_cap_dropped_the_front_keeps_line_numbers_absolute() {
+    let store = store(64 << 10, 1 << 30);
+    let log = store.create("p").expect("create");
+    let data = numbered_lines(50_000);
+    for chunk in data.chunks(4096) {
+        log.append(chunk);
+    }
+    log.flushed().await;
+    let scan = scanned(&log, 0);
+    assert!(
+        scan.offset > 0 && scan.skipped == scan.offset,
+        "the front was dropped"
+    );
+    assert_eq!(scan.end, data.len() as u64);
+    let at = usize::try_from(scan.offset).expect("fits");
+    assert_eq!(scan.bytes, &data[at..]);
+    assert_eq!(scan.line, count_newlines(&data[..at]) + 1);
+    assert!(scan.gaps.is_empty());
+}

@@ -377,6 +377,31 @@ impl Manager {
         blocking(move || log::search(&log, &options)).await
     }
 
+    /// Delivers the process's log from offset `from` to its end (as
+    /// committed when the scan begins), in one pass on a blocking thread
+    /// (see [`log::scan`]); returns `visit` and that end offset. For views
+    /// computed over the whole output, such as the agent view.
+    ///
+    /// # Errors
+    /// When the process is not visible, no log is kept, or reading fails.
+    pub async fn scan_output<V>(
+        &self,
+        id: ProcessId,
+        requester: Option<Uuid>,
+        from: u64,
+        mut visit: V,
+    ) -> Result<(V, u64), OutputError>
+    where
+        V: FnMut(log::ScanEvent<'_>) + Send + 'static,
+    {
+        let log = self.log_of(id, requester)?;
+        blocking(move || {
+            let end = log::scan(&log, from, &mut visit)?;
+            Ok((visit, end))
+        })
+        .await
+    }
+
     /// Lines `start..=end` of the process's log (see [`log::lines`]).
     ///
     /// # Errors
