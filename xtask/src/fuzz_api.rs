@@ -79,7 +79,8 @@ pub(crate) fn run(root: &Path, options: Options) -> anyhow::Result<()> {
     std::fs::create_dir_all(run_dir.join("workdir"))
         .with_context(|| format!("creating {}", run_dir.display()))?;
     let token = random_token()?;
-    let mut server = Server::start(&root.join("target/debug/agentproc"), &run_dir, &token)?;
+    let binary = crate::target_dir(root).join("debug/agentproc");
+    let mut server = Server::start(&binary, &run_dir, &token)?;
     eprintln!("==> fuzz-api: agentproc listening on {}", server.address);
 
     let outcome = Command::new(&st)

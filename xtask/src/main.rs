@@ -80,6 +80,15 @@ pub(crate) fn workspace_root() -> PathBuf {
         .map_or_else(|| manifest_dir.to_path_buf(), Path::to_path_buf)
 }
 
+/// Where cargo puts build output: `$CARGO_TARGET_DIR` (relative to the
+/// workspace root when relative), else `target/` in the root.
+pub(crate) fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
+    }
+}
+
 /// The `cargo` to run: `$CARGO` (set by cargo for `cargo run` and `cargo test`) or `cargo` from `PATH`.
 pub(crate) fn cargo() -> OsString {
     std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"))
