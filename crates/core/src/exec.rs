@@ -41,11 +41,87 @@ pub struct ExecSpec {
     pub cwd: Option<PathBuf>,
     /// The complete environment of the child (nothing is inherited).
     pub env: Env,
-    /// Give the child a pipe as standard input (else `/dev/null`).
+    /// Give the child a pipe as standard input (else `/dev/null`). Ignored
+    /// when [`ExecSpec::terminal`] is set: the terminal is its input.
     pub stdin: bool,
+    /// Run the child on a new pseudo-terminal of this size: it leads a new
+    /// session whose controlling terminal is the terminal's slave, which is
+    /// also its standard input, output and error; the output stream is what
+    /// the master reads. Only executors whose [`Execer::supports_terminal`]
+    /// is true honour it; the manager refuses the start otherwise.
+    pub terminal: Option<TerminalSize>,
     /// Resource limits the caller asked for. An executor that cannot enforce
     /// one refuses the spec ([`SpawnError::Refused`]); it never ignores it.
     pub limits: ResourceLimits,
+}
+
+/// The size of a terminal in character cells; never 0×0 (programs that
+/// draw on the screen break on a zero size).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TerminalSize {
+    /// Rows, from 1 to [`TerminalSize::MAX`].
+    rows: u16,
+    /// Columns, from 1 to [`TerminalSize::MAX`].
+    cols: u16,
+}
+
+impl TerminalSize {
+    /// The size of `"tty": true`: 24 rows of 80 columns.
+    pub const DEFAULT: Self = Self { rows: 24, cols: 80 };
+    /// The most rows or columns.
+    pub const MAX: u16 = 1000;
+
+    /// A size of `rows` × `cols`, or `None` unless both are within
+    /// `1..=MAX`.
+    pub fn new(rows: u16, cols: u16) -> Option<Self> {
+        let valid = |n: u16| (1..=Self::MAX).contains(&n);
+        (valid(rows) && valid(cols)).then_some(Self { rows, cols })
+    }
+
+    /// Rows.
+    pub fn rows(self) -> u16 {
+        self.rows
+    }
+
+    /// Columns.
+    pub fn cols(self) -> u16 {
+        self.cols
+    }
+}
+
+impl Default for TerminalSize {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// The line discipline settings of a terminal that tell what kind of input
+/// the program on it expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TerminalModes {
+    /// Canonical mode (`ICANON`): input is edited and delivered by lines.
+    pub canonical: bool,
+    /// Typed characters are echoed (`ECHO`); off at a password prompt.
+    pub echo: bool,
+    /// The end-of-file character (`VEOF`, usually Ctrl-D).
+    pub eof: u8,
+}
+
+/// A child's pseudo-terminal, as the manager controls it: its size and its
+/// modes. Writing to it is [`ExecChild::take_stdin`]'s writer.
+pub trait TerminalControl: Send + Sync + fmt::Debug {
+    /// Sets the window size; the kernel sends `SIGWINCH` to the terminal's
+    /// foreground process group.
+    ///
+    /// # Errors
+    /// When the terminal is gone or the kernel refuses.
+    fn resize(&self, size: TerminalSize) -> io::Result<()>;
+
+    /// The current modes.
+    ///
+    /// # Errors
+    /// When the terminal is gone.
+    fn modes(&self) -> io::Result<TerminalModes>;
 }
 
 /// Per-process resource limits, enforced by executors that can (the sandbox
@@ -303,6 +379,13 @@ pub trait Execer: Send + Sync + fmt::Debug + 'static {
         ExecutorReport::new(self.kind())
     }
 
+    /// Whether [`Execer::spawn`] honours [`ExecSpec::terminal`]. The
+    /// default is `false`: the manager then refuses terminal starts with a
+    /// clear error instead of running the command without one.
+    fn supports_terminal(&self) -> bool {
+        false
+    }
+
     /// Called once by the manager's `close`, after every process it started
     /// has been stopped and waited for. An executor with process-wide state
     /// (reaping orphaned descendants, a journal of process groups) stops
@@ -379,6 +462,23 @@ pub trait ExecChild: Send + Sync + fmt::Debug + 'static {
     /// executor's defaults); empty when the executor enforces none.
     fn limits(&self) -> ResourceLimits {
         ResourceLimits::default()
+    }
+
+    /// The child's terminal, when it was spawned with one
+    /// ([`ExecSpec::terminal`]).
+    fn terminal(&self) -> Option<std::sync::Arc<dyn TerminalControl>> {
+        None
+    }
+
+    /// A process of the child's that is blocked reading its input, if any:
+    /// for a terminal child, a member of the terminal's foreground process
+    /// group reading (or polling) the terminal; otherwise a member of the
+    /// child's group reading its standard input pipe. Decided from what the
+    /// kernel shows (the system call a process sleeps in and its
+    /// descriptors), never from the output. Executors that cannot tell
+    /// return `None`, as does the default.
+    fn blocked_on_input(&self) -> Option<u32> {
+        None
     }
 
     /// Waits until the child itself (not its descendants) exits.

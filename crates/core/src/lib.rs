@@ -33,7 +33,10 @@ pub mod testing;
 
 pub use buffer::{HeadTailBuffer, Truncation};
 pub use clock::{Clock, SystemClock};
-pub use exec::{ExecChild, ExecSpec, Execer, ExecutorReport, ExitStatus, ResourceLimits, Signal};
+pub use exec::{
+    ExecChild, ExecSpec, Execer, ExecutorReport, ExitStatus, ResourceLimits, Signal, TerminalModes,
+    TerminalSize,
+};
 pub use manager::{Manager, ManagerConfig, TokenStatus};
 pub use process::{
     ChatContext, ExitInfo, ExitReason, OutputSnapshot, ProcessId, ProcessInfo, StartRequest,

@@ -509,6 +509,7 @@ impl Manager {
             env: self.build_env(&request),
             stdin: request.stdin,
             limits: request.limits,
+            terminal: None,
         };
         let spawning = inner.clock.instant();
         let spawned = inner.execer.spawn(&spec);
