@@ -43,12 +43,15 @@ const ALLOWED_NORMAL_EDGES: &[(&str, &str)] = &[
     ("agentproc-exec-sandbox", "agentproc-core"),
     ("agentproc-exec-sandbox", "agentproc-exec-local"),
     ("agentproc-api-http", "agentproc-core"),
+    ("agentproc-api-http", "agentproc-view"),
+    ("agentproc-view", "agentproc-core"),
 ];
 
 /// Packages that must not create OS processes nor use libc/nix, with their source folder.
 const NO_PROCESS_PACKAGES: &[(&str, &str)] = &[
     (CORE_PACKAGE, CORE_SRC),
     ("agentproc-api-http", "crates/api-http/src"),
+    ("agentproc-view", "crates/view/src"),
 ];
 
 /// Crates that [`NO_PROCESS_PACKAGES`] must not depend on (outside dev-dependencies).
@@ -817,10 +820,18 @@ let home = std::env::var(\"HOME\");
                     ]
                 },
                 {
+                    "name": "agentproc-view",
+                    "manifest_path": "/ws/crates/view/Cargo.toml",
+                    "dependencies": [
+                        { "name": "agentproc-core", "kind": null }
+                    ]
+                },
+                {
                     "name": "agentproc-api-http",
                     "manifest_path": "/ws/crates/api-http/Cargo.toml",
                     "dependencies": [
                         { "name": "agentproc-core", "kind": null },
+                        { "name": "agentproc-view", "kind": null },
                         { "name": "agentproc-exec-local", "kind": "dev" },
                         { "name": "nix", "kind": null },
                         { "name": "libc", "kind": "dev" }

@@ -429,9 +429,32 @@ pub(crate) struct ProcessOutputResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = wait_result_schema)]
     pub(crate) wait_result: Option<&'static str>,
+    /// With `view=agent`: how `output` was made (then it is the agent view,
+    /// not the head/tail view).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) view: Option<ViewDto>,
 }
 
 impl ProcessOutputResponse {
+    /// The answer with the agent view as its output.
+    pub(crate) fn agent(
+        info: &ProcessInfo,
+        computed: crate::agent_view::Computed,
+        wait_result: Option<&'static str>,
+    ) -> Self {
+        let (text, view) = ViewDto::split(computed);
+        Self {
+            output: text,
+            truncated: None,
+            running: info.running(),
+            exit_code: info.exit_code(),
+            pid: info.pid,
+            exit: ExitDto::from(info.exit.as_ref()),
+            wait_result,
+            view: Some(view),
+        }
+    }
+
     /// Applies view hygiene to the output text.
     pub(crate) fn clean(&mut self, hygiene: agentproc_core::text::Hygiene) {
         if hygiene != agentproc_core::text::Hygiene::default() {
@@ -469,6 +492,10 @@ pub(crate) struct ChunkResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = wait_result_schema)]
     wait_result: Option<&'static str>,
+    /// With `view=agent`: how `output` was made (then it is the agent view
+    /// of the bytes from `cursor` to `next_cursor`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    view: Option<ViewDto>,
 }
 
 impl ChunkResponse {
@@ -488,6 +515,33 @@ impl ChunkResponse {
             pid: chunk.info.pid,
             exit: ExitDto::from(chunk.info.exit.as_ref()),
             wait_result,
+            view: None,
+        }
+    }
+
+    /// A cursor read answered with the agent view of everything from the
+    /// cursor on.
+    pub(crate) fn agent(
+        info: &ProcessInfo,
+        computed: crate::agent_view::Computed,
+        wait_result: Option<&'static str>,
+    ) -> Self {
+        let (start, end, skipped) = (computed.start, computed.end, computed.skipped);
+        let (text, view) = ViewDto::split(computed);
+        Self {
+            output: text,
+            cursor: start,
+            next_cursor: end,
+            gap_bytes: skipped,
+            // The state was read before the log: an exited process's log
+            // was complete, and the scan read it to its end.
+            eof: !info.running(),
+            running: info.running(),
+            exit_code: info.exit_code(),
+            pid: info.pid,
+            exit: ExitDto::from(info.exit.as_ref()),
+            wait_result,
+            view: Some(view),
         }
     }
 
@@ -611,7 +665,105 @@ impl From<OutputSnapshot> for ProcessOutputResponse {
             pid: snapshot.info.pid,
             exit: ExitDto::from(snapshot.info.exit.as_ref()),
             wait_result: None,
+            view: None,
         }
+    }
+}
+
+/// How the agent view's `output` was made.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = OutputView)]
+pub(crate) struct ViewDto {
+    /// Always `agent`.
+    #[schema(value_type = String, example = "agent")]
+    strategy: &'static str,
+    /// Tokens in `output` (counted as one string with `tokenizer`); never
+    /// more than `max_tokens`.
+    tokens: usize,
+    /// The budget asked for.
+    max_tokens: usize,
+    /// The tokenizer that counted: `o200k_base` (OpenAI's; other models'
+    /// counts differ somewhat).
+    tokenizer: String,
+    /// `log` (the full log on disk) or `buffer` (only the head/tail buffer:
+    /// full logs are off, or this process's log could not be created).
+    #[schema(value_type = String, example = "log")]
+    source: &'static str,
+    /// Bytes the view describes.
+    source_bytes: u64,
+    /// Lines the view describes (a last line without a newline counts).
+    source_lines: u64,
+    /// Lines of the source not in `output`.
+    omitted_lines: u64,
+    /// Bytes of the source not in `output`.
+    omitted_bytes: u64,
+    /// Whether line numbers are absolute. `false` only for `source:
+    /// buffer` with a dropped middle: the buffer does not count the lines
+    /// it drops, so later line numbers count from the end of the head.
+    exact_line_numbers: bool,
+    /// Every stretch of the source left out, folded or cut, in order.
+    spans: Vec<SpanDto>,
+}
+
+/// A stretch of the source the agent view does not show in full.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = OutputViewSpan)]
+pub(crate) struct SpanDto {
+    /// First line (absolute, 1-based).
+    start_line: u64,
+    /// Last line, inclusive (`start_line - 1` for bytes whose lines are
+    /// unknown).
+    end_line: u64,
+    /// `omitted` (left out; fetch them with `GET /{id}/lines`), `repeated`
+    /// (similar lines folded after the first of their run), `progress`
+    /// (progress and status lines folded), `cut` (the end of a long line
+    /// that is shown in part), or `lost` (bytes no longer in the log).
+    #[schema(value_type = String, example = "omitted")]
+    kind: &'static str,
+    /// Lines left out (0 for `cut`).
+    lines: u64,
+    /// Bytes left out.
+    bytes: u64,
+}
+
+impl ViewDto {
+    /// The view's text and its description.
+    fn split(computed: crate::agent_view::Computed) -> (String, Self) {
+        use agentproc_view::SpanKind;
+        let view = computed.view;
+        let spans = view
+            .spans
+            .iter()
+            .map(|span| SpanDto {
+                start_line: span.start_line,
+                end_line: span.end_line,
+                kind: match span.kind {
+                    SpanKind::Omitted => "omitted",
+                    SpanKind::Repeated => "repeated",
+                    SpanKind::Progress => "progress",
+                    SpanKind::Cut => "cut",
+                    SpanKind::Lost => "lost",
+                },
+                lines: span.lines,
+                bytes: span.bytes,
+            })
+            .collect();
+        (
+            view.text,
+            Self {
+                strategy: "agent",
+                tokens: view.tokens,
+                max_tokens: view.max_tokens,
+                tokenizer: view.tokenizer,
+                source: computed.source.as_str(),
+                source_bytes: view.source_bytes,
+                source_lines: view.source_lines,
+                omitted_lines: view.omitted_lines,
+                omitted_bytes: view.omitted_bytes,
+                exact_line_numbers: computed.exact_lines,
+                spans,
+            },
+        )
     }
 }
 

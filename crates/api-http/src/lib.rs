@@ -14,6 +14,7 @@
 //! What it deliberately does not do: bind sockets, read configuration, or
 //! choose an executor (that is the `agentproc` binary).
 
+mod agent_view;
 mod chat;
 mod dto;
 mod error;

@@ -326,6 +326,22 @@ pub(crate) struct OutputParams {
     cursor: Option<u64>,
     /// The most bytes of a cursor read (default 32 KiB, at most 1 MiB).
     limit: Option<u64>,
+    /// `agent`: answer with the agent view (every error kept, noise
+    /// folded, within `max_tokens`; see the `view` field). Absent or
+    /// `head_tail`: Coder's head/tail view (or, with `cursor`, the raw
+    /// bytes).
+    #[param(schema_with = view_schema)]
+    view: Option<String>,
+    /// The agent view's budget in o200k_base tokens: 200 to 32000, default
+    /// 2000. Only with `view=agent`.
+    max_tokens: Option<u64>,
+}
+
+fn view_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["agent", "head_tail"]))
+        .build()
 }
 
 fn until_schema() -> Object {

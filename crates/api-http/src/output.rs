@@ -147,6 +147,45 @@ pub(crate) async fn output(
     let until = parse_until(&query, cursor)?;
     let wait = query.flag("wait") || until.is_some();
     let manager = &state.manager;
+    let timeout = match query.number("timeout_ms")? {
+        Some(ms) => Duration::from_millis(ms).min(state.config.max_wait),
+        None => state.config.max_wait,
+    };
+
+    if let Some(max_tokens) = agent_view_budget(&query)? {
+        // Wait first (if asked), then view what is there.
+        let (info, wait_result) = if wait {
+            let outcome = manager
+                .wait_until(
+                    process,
+                    chat.id(),
+                    until.unwrap_or(Until::Exit),
+                    timeout,
+                    None,
+                )
+                .await
+                .map_err(|error| output_error(&id, error))?;
+            (outcome.snapshot.info, Some(outcome.result.as_str()))
+        } else {
+            let info = manager
+                .info(process, chat.id())
+                .map_err(|_| ApiError::process_not_found(&id.raw))?;
+            (info, None)
+        };
+        let computed = crate::agent_view::compute(manager, process, chat.id(), cursor, max_tokens)
+            .await
+            .map_err(|error| output_error(&id, error))?;
+        return Ok(match cursor {
+            None => json::respond(
+                StatusCode::OK,
+                &ProcessOutputResponse::agent(&info, computed, wait_result),
+            ),
+            Some(_) => json::respond(
+                StatusCode::OK,
+                &ChunkResponse::agent(&info, computed, wait_result),
+            ),
+        });
+    }
 
     if !wait {
         return match cursor {
@@ -171,10 +210,6 @@ pub(crate) async fn output(
         };
     }
 
-    let timeout = match query.number("timeout_ms")? {
-        Some(ms) => Duration::from_millis(ms).min(state.config.max_wait),
-        None => state.config.max_wait,
-    };
     let outcome = manager
         .wait_until(
             process,
@@ -197,6 +232,27 @@ pub(crate) async fn output(
             json::respond(StatusCode::OK, &body)
         }
     })
+}
+
+/// The budget when `view=agent` is asked for; `None` for the default
+/// head/tail view.
+fn agent_view_budget(query: &Query) -> Result<Option<usize>, ApiError> {
+    match query.get("view") {
+        Some("agent") => crate::agent_view::max_tokens(query.get("max_tokens")).map(Some),
+        None | Some("" | "head_tail") => {
+            if query
+                .get("max_tokens")
+                .is_some_and(|value| !value.is_empty())
+            {
+                return Err(ApiError::bad_request("max_tokens needs view=agent."));
+            }
+            Ok(None)
+        }
+        Some(other) => Err(ApiError::bad_request(format!(
+            "Unsupported view {}. Use \"agent\" or \"head_tail\".",
+            crate::quote::go_quote(other.as_bytes())
+        ))),
+    }
 }
 
 fn parse_until(query: &Query, cursor: Option<u64>) -> Result<Option<Until>, ApiError> {

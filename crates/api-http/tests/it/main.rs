@@ -3,6 +3,7 @@
 //! on. Real processes unless a test needs to control time.
 
 mod access_log;
+mod agent_view;
 mod auth;
 mod deadlines;
 mod lifecycle;

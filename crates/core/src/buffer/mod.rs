@@ -225,6 +225,28 @@ pub struct BufferSnapshot {
 }
 
 impl BufferSnapshot {
+    /// The bytes kept from the start of the output, raw.
+    pub fn head(&self) -> &[u8] {
+        &self.head
+    }
+
+    /// The bytes kept from the end of the output (empty until the head is
+    /// full), raw.
+    pub fn tail(&self) -> &[u8] {
+        &self.tail
+    }
+
+    /// Every byte written, kept or not.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// The bytes between the head and the tail that are no longer kept.
+    pub fn omitted(&self) -> u64 {
+        self.total
+            .saturating_sub((self.head.len() + self.tail.len()) as u64)
+    }
+
     /// Formats the snapshot: head, marker, tail.
     pub fn format(mut self) -> FormattedOutput {
         if self.total == 0 {

@@ -682,6 +682,20 @@ impl Manager {
         Ok(self.inner.lookup(id, requester)?.snapshot())
     }
 
+    /// The process's state with its raw head/tail buffer, read together (an
+    /// exited process's buffer is final): for views of the output other
+    /// than Coder's formatted one when no full log is kept.
+    ///
+    /// # Errors
+    /// When the process is not visible to `requester`.
+    pub fn buffered_output(
+        &self,
+        id: ProcessId,
+        requester: Option<Uuid>,
+    ) -> Result<(ProcessInfo, crate::buffer::BufferSnapshot), NotFound> {
+        Ok(self.inner.lookup(id, requester)?.buffered())
+    }
+
     /// Waits until the process exits or `timeout` passes (on this manager's
     /// clock), then returns a snapshot. A wait never affects the process;
     /// dropping the future simply stops waiting.

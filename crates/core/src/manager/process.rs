@@ -171,6 +171,12 @@ impl Process {
         }
     }
 
+    /// State and the raw head/tail buffer, read together under one lock.
+    pub(super) fn buffered(&self) -> (ProcessInfo, crate::buffer::BufferSnapshot) {
+        let state = lock(&self.state);
+        (self.info_locked(&state), state.buffer.snapshot())
+    }
+
     /// Appends output: to the log first (outside the state lock), then to
     /// the in-memory view, then announces the new total.
     /// Notes when output first arrived.
