@@ -1,5 +1,6 @@
 //! `cargo xtask bench [--quick] [--markdown]`: the micro-benchmarks
-//! (criterion, in the crates that own the code) and the end-to-end harness
+//! (criterion, in the crates that own the code), the agent view's corpus
+//! report (tokens and must-see recall), and the end-to-end harness
 //! (`crates/agent-bin/benches/e2e.rs`), built in release mode. The harness
 //! prints a table of ratios against baselines measured in the same run.
 
@@ -49,6 +50,22 @@ pub(crate) fn run(root: &Path, options: Options) -> anyhow::Result<()> {
         root,
         &["bench", "-p", "agentproc-core", "--bench", "buffer", "--"],
         &criterion,
+    )?;
+
+    println!("==> micro-benchmarks (criterion): the agent view of a 64 MiB log");
+    step(
+        root,
+        &["bench", "-p", "agentproc-view", "--bench", "view", "--"],
+        &criterion,
+    )?;
+
+    println!(
+        "==> the agent view over the corpus of real outputs: tokens and must-see recall, against Coder's head/tail view"
+    );
+    step(
+        root,
+        &["bench", "-p", "agentproc-view", "--bench", "corpus"],
+        &[],
     )?;
 
     println!("==> end-to-end benchmarks");

@@ -101,6 +101,16 @@ pub struct RunArgs {
     #[arg(long, value_parser = parse_timeout)]
     pub timeout: Option<std::time::Duration>,
 
+    /// Instead of the raw output, print the agent view at the end: every
+    /// error and failure kept, noise folded, within --max-tokens (live, only
+    /// the last line is shown on standard error, when it is a terminal).
+    #[arg(long)]
+    pub agent: bool,
+
+    /// The agent view's budget in tokens (200 to 32000; default 2000).
+    #[arg(long, value_name = "N", requires = "agent", value_parser = clap::value_parser!(u32).range(200..=32000))]
+    pub max_tokens: Option<u32>,
+
     /// The command. One word is a shell command line
     /// (`run -- 'make test && echo ok'`); several words are the program and
     /// its arguments, quoted so the server's shell sees exactly them
@@ -120,6 +130,16 @@ pub struct LogsArgs {
     /// with its code).
     #[arg(short, long)]
     pub follow: bool,
+
+    /// Print the agent view instead of the raw output: every error and
+    /// failure kept, noise folded, within --max-tokens (with -f, after the
+    /// exit).
+    #[arg(long)]
+    pub agent: bool,
+
+    /// The agent view's budget in tokens (200 to 32000; default 2000).
+    #[arg(long, value_name = "N", requires = "agent", value_parser = clap::value_parser!(u32).range(200..=32000))]
+    pub max_tokens: Option<u32>,
 
     /// The process id.
     pub id: String,

@@ -167,7 +167,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         send_signal(&client, &id, signal).await;
     }
     let forwarding = tokio::spawn(signals.forward(client.clone(), id.clone()));
-    let outcome = follow(&client, &id, args.client.json, true).await;
+    let shown = if args.agent {
+        Shown::Ticker
+    } else {
+        Shown::of(args.client.json)
+    };
+    let outcome = follow(&client, &id, shown, true).await;
     forwarding.abort();
     if let Err(error) = &outcome
         && error.is::<StdoutClosed>()
@@ -176,8 +181,31 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         send_signal(&client, &id, "terminate").await;
     }
     let last = outcome?;
+    if args.agent {
+        print_agent_view(&client, &id, args.max_tokens, args.client.json).await?;
+    }
     explain_end(&last);
     Ok(exit_code_of(&last))
+}
+
+/// Prints the agent view of a process's whole output (its JSON answer with
+/// `json`).
+async fn print_agent_view(
+    client: &Client,
+    id: &str,
+    max_tokens: Option<u32>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let budget = max_tokens.map_or_else(String::new, |n| format!("&max_tokens={n}"));
+    let view = client
+        .get(&format!("{PROCESSES}/{id}/output?view=agent{budget}"))
+        .await?;
+    if json {
+        outln!("{view}")?;
+    } else {
+        outp!("{}", view["output"].as_str().unwrap_or_default())?;
+    }
+    Ok(())
 }
 
 /// The signals `run` passes on to its command: Ctrl-C (SIGINT) as
@@ -283,7 +311,7 @@ fn explain_end(last: &Value) {
 async fn follow(
     client: &Client,
     id: &str,
-    json_lines: bool,
+    shown: Shown,
     from_start: bool,
 ) -> anyhow::Result<Value> {
     let cursor = if from_start {
@@ -295,7 +323,7 @@ async fn follow(
         .open(&format!("{PROCESSES}/{id}/stream?cursor={cursor}"))
         .await
     {
-        Ok(response) => stream(response, json_lines).await,
+        Ok(response) => stream(response, shown).await,
         Err(error)
             if error
                 .downcast_ref::<ServerError>()
@@ -303,10 +331,10 @@ async fn follow(
         {
             // No full logs on this server: the head/tail view at the end.
             let last = wait_for_exit(client, id).await?;
-            if json_lines {
-                outln!("{last}")?;
-            } else {
-                outp!("{}", last["output"].as_str().unwrap_or_default())?;
+            match shown {
+                Shown::Json => outln!("{last}")?,
+                Shown::Raw => outp!("{}", last["output"].as_str().unwrap_or_default())?,
+                Shown::Ticker => {}
             }
             Ok(last)
         }
@@ -330,9 +358,10 @@ async fn current_end(client: &Client, id: &str) -> anyhow::Result<u64> {
 /// Reads Server-Sent Events: prints `output` events, returns the `exit`.
 async fn stream(
     response: hyper::Response<hyper::body::Incoming>,
-    json_lines: bool,
+    shown: Shown,
 ) -> anyhow::Result<Value> {
     let mut body = response.into_body();
+    let mut ticker = Ticker::new(shown == Shown::Ticker);
     // Bytes, not text, until an event is whole: a frame may end inside a
     // character.
     let mut pending: Vec<u8> = Vec::new();
@@ -351,14 +380,15 @@ async fn stream(
             let value: Value = serde_json::from_str(&data).context("a stream event is not JSON")?;
             match kind.as_deref() {
                 Some("output") => {
-                    if json_lines {
-                        outln!("{value}")?;
-                    } else {
-                        outp!("{}", value["output"].as_str().unwrap_or_default())?;
+                    let text = value["output"].as_str().unwrap_or_default();
+                    match shown {
+                        Shown::Json => outln!("{value}")?,
+                        Shown::Raw => outp!("{text}")?,
+                        Shown::Ticker => ticker.show(text),
                     }
                 }
                 Some("exit") => {
-                    if json_lines {
+                    if shown == Shown::Json {
                         outln!("{value}")?;
                     }
                     return Ok(value);
@@ -372,6 +402,64 @@ async fn stream(
         }
     }
     bail!("the stream ended before the process exited (the server stopped?)")
+}
+
+/// How followed output is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shown {
+    /// As the command wrote it, on standard output.
+    Raw,
+    /// The server's JSON answers, one per line.
+    Json,
+    /// Only the last line, rewritten in place on standard error when that
+    /// is a terminal (nothing otherwise): live progress that leaves no
+    /// scrollback, for `--agent`, whose view comes at the end.
+    Ticker,
+}
+
+impl Shown {
+    fn of(json: bool) -> Self {
+        if json { Self::Json } else { Self::Raw }
+    }
+}
+
+/// The one-line live status of [`Shown::Ticker`].
+struct Ticker {
+    /// Standard error is a terminal.
+    on: bool,
+    /// A line is shown (and must be cleared).
+    shown: bool,
+}
+
+impl Ticker {
+    fn new(wanted: bool) -> Self {
+        use std::io::IsTerminal;
+        Self {
+            on: wanted && std::io::stderr().is_terminal(),
+            shown: false,
+        }
+    }
+
+    fn show(&mut self, text: &str) {
+        if !self.on {
+            return;
+        }
+        let Some(line) = text.lines().rev().find(|line| !line.trim().is_empty()) else {
+            return;
+        };
+        // The part after the last carriage return is what a terminal shows.
+        let line = line.rsplit('\r').next().unwrap_or(line);
+        eprint!("\r\x1b[2K{}", table_text(line, 100));
+        self.shown = true;
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        if self.shown {
+            eprint!("\r\x1b[2K");
+        }
+    }
 }
 
 /// The `event:` and joined `data:` lines of one Server-Sent Event.
@@ -548,8 +636,20 @@ fn print_table(header: &[&str], rows: &[[String; 5]]) -> anyhow::Result<()> {
 /// When the server cannot be reached or answers an error.
 pub async fn logs(args: LogsArgs) -> anyhow::Result<u8> {
     let client = client(&args.client)?;
+    if args.agent {
+        let last = if args.follow {
+            Some(follow(&client, &args.id, Shown::Ticker, true).await?)
+        } else {
+            None
+        };
+        print_agent_view(&client, &args.id, args.max_tokens, args.client.json).await?;
+        return Ok(last.map_or(0, |last| {
+            explain_end(&last);
+            exit_code_of(&last)
+        }));
+    }
     if args.follow {
-        let last = follow(&client, &args.id, args.client.json, true).await?;
+        let last = follow(&client, &args.id, Shown::of(args.client.json), true).await?;
         explain_end(&last);
         return Ok(exit_code_of(&last));
     }

@@ -198,6 +198,11 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
         None => None,
     };
     let app = router(ApiState::with_config(manager.clone(), settings.api.clone()));
+    // The agent view's BPE takes a moment to build: do it now, off the
+    // request path (a view asked for meanwhile waits for it, no longer).
+    let _ = std::thread::Builder::new()
+        .name("agentproc-tokenizer".to_owned())
+        .spawn(agentproc_view::O200kBase::preload);
 
     if !settings.listen.is_local() {
         if settings.api.token.is_some() {

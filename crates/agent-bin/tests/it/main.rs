@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, ChildStderr, Command, Stdio};
 
+mod agent_view;
 mod hardening;
 
 const BIN: &str = env!("CARGO_BIN_EXE_agentproc");
