@@ -42,6 +42,10 @@ pub enum Command {
     Kill(KillArgs),
     /// Wait until a process exits, and exit with its exit code.
     Wait(WaitArgs),
+    /// Join a running terminal process (started with `run -t` or
+    /// `"tty": true`) from this terminal: its screen, then live; Ctrl-]
+    /// detaches and leaves it running.
+    Attach(WaitArgs),
     /// Print the OpenAPI 3.1 document of the HTTP API (the one served at
     /// /api/openapi.json).
     Openapi,
@@ -100,6 +104,13 @@ pub struct RunArgs {
     /// 1h 30m, or a number of seconds.
     #[arg(long, value_parser = parse_timeout)]
     pub timeout: Option<std::time::Duration>,
+
+    /// Run it on a terminal, like `docker run -it`: this terminal goes into
+    /// raw mode, keystrokes and window size changes are forwarded, and the
+    /// output is shown live. Ctrl-] detaches and leaves it running
+    /// (`agentproc attach ID` joins again).
+    #[arg(short = 't', long, conflicts_with = "agent")]
+    pub tty: bool,
 
     /// Instead of the raw output, print the agent view at the end: every
     /// error and failure kept, noise folded, within --max-tokens (live, only
@@ -213,3 +224,6 @@ pub enum LogFormat {
     /// One JSON object per line.
     Json,
 }
+
+/// `agentproc attach`: like `wait`, a server and a process id.
+pub type AttachArgs = WaitArgs;

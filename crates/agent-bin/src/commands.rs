@@ -9,10 +9,10 @@ use anyhow::{Context as _, bail};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
-use crate::cli::{ClientArgs, KillArgs, LogsArgs, RunArgs, WaitArgs};
+use crate::cli::{AttachArgs, ClientArgs, KillArgs, LogsArgs, RunArgs, WaitArgs};
 use crate::client::{Client, Server, ServerError};
 
-const PROCESSES: &str = "/api/v0/processes";
+pub(crate) const PROCESSES: &str = "/api/v0/processes";
 
 /// Standard output was closed by its reader (`agentproc ps | head`): not a
 /// failure to report, but a reason to stop (exit 141, as after SIGPIPE).
@@ -122,6 +122,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
             .with_context(|| format!("cannot make --workdir {dir:?} absolute"))?;
         body["workdir"] = json!(dir.to_string_lossy());
     }
+    if args.tty {
+        body["tty"] = crate::interactive::local_size().unwrap_or(json!(true));
+    }
     if let Some(timeout) = args.timeout {
         // Whole milliseconds, rounded up: 0 would mean no deadline at all.
         let millis = timeout.as_nanos().div_ceil(1_000_000);
@@ -167,6 +170,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         send_signal(&client, &id, signal).await;
     }
     let forwarding = tokio::spawn(signals.forward(client.clone(), id.clone()));
+    if args.tty {
+        let ended = {
+            let _raw = crate::interactive::RawMode::enter()?;
+            crate::interactive::session(&client, &id, 0).await
+        };
+        forwarding.abort();
+        return finish_session(&id, ended?);
+    }
     let shown = if args.agent {
         Shown::Ticker
     } else {
@@ -186,6 +197,54 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     }
     explain_end(&last);
     Ok(exit_code_of(&last))
+}
+
+/// The exit code of an interactive session, saying why it ended.
+fn finish_session(id: &str, ended: crate::interactive::Ended) -> anyhow::Result<u8> {
+    match ended {
+        crate::interactive::Ended::Exited(last) => {
+            explain_end(&last);
+            Ok(exit_code_of(&last))
+        }
+        crate::interactive::Ended::Detached => {
+            eprintln!("\r\nagentproc: detached; {id} keeps running (agentproc attach {id})");
+            Ok(0)
+        }
+    }
+}
+
+/// `agentproc attach ID`: joins the local terminal to a running terminal
+/// process (its current screen first), until it exits or Ctrl-] detaches.
+///
+/// # Errors
+/// When the server cannot be reached, or the process has no terminal.
+pub async fn attach(args: AttachArgs) -> anyhow::Result<u8> {
+    let client = client(&args.client)?;
+    let screen = client
+        .get(&format!("{PROCESSES}/{}/screen", args.id))
+        .await?;
+    if screen["running"] != json!(true) {
+        let last = client
+            .get(&format!("{PROCESSES}/{}/output", args.id))
+            .await?;
+        crate::interactive::draw(&screen)?;
+        outp!("\n")?;
+        explain_end(&last);
+        return Ok(exit_code_of(&last));
+    }
+    let cursor = current_end(&client, &args.id).await?;
+    let ended = {
+        let _raw = crate::interactive::RawMode::enter()?;
+        crate::interactive::draw(&screen)?;
+        if let Some(size) = crate::interactive::local_size() {
+            // The program redraws for this terminal's size (SIGWINCH).
+            let _ = client
+                .post(&format!("{PROCESSES}/{}/resize", args.id), &size)
+                .await;
+        }
+        crate::interactive::session(&client, &args.id, cursor).await
+    };
+    finish_session(&args.id, ended?)
 }
 
 /// Prints the agent view of a process's whole output (its JSON answer with
@@ -463,7 +522,7 @@ impl Drop for Ticker {
 }
 
 /// The `event:` and joined `data:` lines of one Server-Sent Event.
-fn parse_event(event: &str) -> (Option<String>, Option<String>) {
+pub(crate) fn parse_event(event: &str) -> (Option<String>, Option<String>) {
     let mut kind = None;
     let mut data: Option<String> = None;
     for line in event.lines() {

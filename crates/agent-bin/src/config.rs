@@ -56,6 +56,7 @@ pub const KEYS: &[&str] = &[
     "output_max_total_bytes",
     "stream_keepalive",
     "stdin_timeout",
+    "input_settle",
     "request_read_timeout",
     "audit_log",
     "audit_log_max_bytes",
@@ -118,6 +119,8 @@ pub struct RawConfig {
     stream_keepalive: Duration,
     #[serde(deserialize_with = "duration")]
     stdin_timeout: Duration,
+    #[serde(deserialize_with = "duration")]
+    input_settle: Duration,
     #[serde(deserialize_with = "duration")]
     request_read_timeout: Duration,
     audit_log: PathBuf,
@@ -242,6 +245,8 @@ pub struct ManagerLimits {
     pub max_retained: usize,
     /// See `default.toml`.
     pub stdin_timeout: Duration,
+    /// See `default.toml`.
+    pub input_settle: Duration,
 }
 
 /// Logging settings.
@@ -501,6 +506,7 @@ impl RawConfig {
         for (key, value) in [
             ("stream_keepalive", self.stream_keepalive),
             ("stdin_timeout", self.stdin_timeout),
+            ("input_settle", self.input_settle),
             ("request_read_timeout", self.request_read_timeout),
         ] {
             if value.is_zero() {
@@ -623,6 +629,7 @@ impl RawConfig {
                 max_running_per_chat: Some(self.max_running_per_chat).filter(|n| *n > 0),
                 max_retained: self.max_retained,
                 stdin_timeout: self.stdin_timeout,
+                input_settle: self.input_settle,
             },
             state_dir: Some(self.state_dir).filter(|dir| !dir.as_os_str().is_empty()),
             output_dir: Some(self.output_dir).filter(|dir| !dir.as_os_str().is_empty()),

@@ -10,5 +10,6 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod http;
+pub mod interactive;
 pub mod logging;
 pub mod serve;

@@ -17,7 +17,11 @@ fn main() -> ExitCode {
         let Some(runtime) = runtime(tokio::runtime::Builder::new_current_thread()) else {
             return ExitCode::FAILURE;
         };
-        match runtime.block_on(command) {
+        let outcome = runtime.block_on(command);
+        // A keyboard read (run -t, attach) may still wait on a blocking
+        // thread: do not wait for it.
+        runtime.shutdown_background();
+        match outcome {
             Ok(code) => ExitCode::from(code),
             // The reader of our output went away (`| head`): quietly,
             // with the status a SIGPIPE death would give.
@@ -34,6 +38,7 @@ fn main() -> ExitCode {
         Command::Logs(args) => client_command(Box::pin(agentproc::commands::logs(args))),
         Command::Kill(args) => client_command(Box::pin(agentproc::commands::kill(args))),
         Command::Wait(args) => client_command(Box::pin(agentproc::commands::wait(args))),
+        Command::Attach(args) => client_command(Box::pin(agentproc::commands::attach(args))),
         Command::Openapi => {
             print!("{}", agentproc_api_http::openapi::document_json());
             ExitCode::SUCCESS

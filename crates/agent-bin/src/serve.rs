@@ -186,6 +186,7 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
             max_retained: settings.limits.max_retained,
             logs,
             stdin_timeout: settings.limits.stdin_timeout,
+            input_settle: settings.limits.input_settle,
         },
         executor,
         Arc::new(SystemClock),

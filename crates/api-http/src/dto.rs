@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use agentproc_core::buffer::Truncation;
 use agentproc_core::clock::unix_seconds;
-use agentproc_core::exec::{ResourceLimits, ResourceUsage, signal_name};
+use agentproc_core::exec::{ResourceLimits, ResourceUsage, TerminalSize, signal_name};
 use agentproc_core::manager::WaitResult;
 use agentproc_core::{ExitInfo, ExitReason, OutputSnapshot, ProcessInfo, Started, TokenStatus};
 use serde::{Deserialize, Serialize};
@@ -50,6 +50,13 @@ pub(crate) struct StartProcessRequest {
     /// Resource limits (sandbox executor only); unknown keys are refused.
     #[serde(default, deserialize_with = "limits_object")]
     pub(crate) limits: LimitsRequest,
+    /// Run it on a pseudo-terminal: `true` (24 rows of 80 columns) or
+    /// `{"rows": R, "cols": C}` (each 1 to 1000). Its output is then what
+    /// the terminal shows it; drive it with `POST /{id}/input`, read its
+    /// screen with `GET /{id}/screen`.
+    #[serde(default)]
+    #[schema(value_type = Option<TtyRequest>)]
+    pub(crate) tty: Option<serde_json::Value>,
 }
 
 impl StartProcessRequest {
@@ -62,7 +69,72 @@ impl StartProcessRequest {
         "timeout_ms",
         "stdin",
         "limits",
+        "tty",
     ];
+
+    /// The terminal asked for, or a message saying what is wrong.
+    pub(crate) fn terminal(&self) -> Result<Option<TerminalSize>, String> {
+        const SHAPE: &str = "tty must be true, false or {\"rows\": R, \"cols\": C}.";
+        let object = match &self.tty {
+            None | Some(serde_json::Value::Bool(false)) => return Ok(None),
+            Some(serde_json::Value::Bool(true)) => return Ok(Some(TerminalSize::DEFAULT)),
+            Some(serde_json::Value::Object(object)) => object,
+            Some(_) => return Err(SHAPE.to_owned()),
+        };
+        if let Some(key) = object.keys().find(|key| *key != "rows" && *key != "cols") {
+            return Err(format!("{SHAPE} Unknown key {key:?}."));
+        }
+        let dimension = |name: &str, default: u16| match object.get(name) {
+            None | Some(serde_json::Value::Null) => Ok(default),
+            Some(value) => value
+                .as_u64()
+                .and_then(|n| u16::try_from(n).ok())
+                .filter(|n| (1..=TerminalSize::MAX).contains(n))
+                .ok_or_else(|| {
+                    format!(
+                        "tty.{name} must be a whole number from 1 to {}.",
+                        TerminalSize::MAX
+                    )
+                }),
+        };
+        let rows = dimension("rows", TerminalSize::DEFAULT.rows())?;
+        let cols = dimension("cols", TerminalSize::DEFAULT.cols())?;
+        TerminalSize::new(rows, cols)
+            .map(Some)
+            .ok_or_else(|| SHAPE.to_owned())
+    }
+}
+
+/// `tty` of a start: `true`, or a size.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+pub(crate) enum TtyRequest {
+    /// `true`: 24 rows of 80 columns; `false`: no terminal.
+    Enabled(bool),
+    /// A size.
+    Size(TerminalSizeDto),
+}
+
+/// A terminal's size in character cells.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = TerminalSize)]
+pub(crate) struct TerminalSizeDto {
+    /// Rows, 1 to 1000.
+    #[schema(minimum = 1, maximum = 1000)]
+    pub(crate) rows: u16,
+    /// Columns, 1 to 1000.
+    #[schema(minimum = 1, maximum = 1000)]
+    pub(crate) cols: u16,
+}
+
+impl From<TerminalSize> for TerminalSizeDto {
+    fn from(size: TerminalSize) -> Self {
+        Self {
+            rows: size.rows(),
+            cols: size.cols(),
+        }
+    }
 }
 
 /// The most processes Linux allows at all (`PID_MAX_LIMIT` on 64-bit).
@@ -378,8 +450,46 @@ pub(crate) struct ProcessInfoDto {
     /// The resource limits in force.
     #[serde(skip_serializing_if = "Option::is_none")]
     limits: Option<LimitsDto>,
+    /// Its terminal's current size, when it runs on one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tty: Option<TerminalSizeDto>,
+    #[serde(flatten)]
+    input: InputStateDto,
     #[serde(flatten)]
     exit: ExitDto,
+}
+
+/// Whether a process waits for input: the fields agentproc adds to info,
+/// list items, output answers and screens.
+#[derive(Debug, Default, Serialize, ToSchema)]
+#[schema(as = InputState)]
+pub(crate) struct InputStateDto {
+    /// It has stopped and waits for input: no output for the settle time
+    /// (500 ms) and blocked reading its terminal or standard input, as the
+    /// kernel shows. Always `false` once it exited.
+    awaiting_input: bool,
+    /// What it waits for, while `awaiting_input`: `line` (a line, echoed),
+    /// `password` (echo off), `raw` (keys one by one, e.g. a full-screen
+    /// program) or `pipe` (its standard input pipe, no terminal).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = input_kind_schema)]
+    input_kind: Option<&'static str>,
+}
+
+impl InputStateDto {
+    pub(crate) fn of(info: &ProcessInfo) -> Self {
+        Self {
+            awaiting_input: info.awaiting_input.is_some(),
+            input_kind: info.awaiting_input.map(agentproc_core::InputKind::as_str),
+        }
+    }
+}
+
+fn input_kind_schema() -> Object {
+    string_enum(
+        ["line", "password", "raw", "pipe"],
+        "What the process waits for.",
+    )
 }
 
 impl From<ProcessInfo> for ProcessInfoDto {
@@ -399,6 +509,8 @@ impl From<ProcessInfo> for ProcessInfoDto {
             pid: info.pid,
             timeout_ms: info.timeout.map(millis),
             limits: LimitsDto::of(info.limits),
+            tty: info.terminal.map(TerminalSizeDto::from),
+            input: InputStateDto::of(&info),
             exit: ExitDto::from(info.exit.as_ref()),
             client_token: info.client_token,
             command: info.command,
@@ -423,6 +535,8 @@ pub(crate) struct ProcessOutputResponse {
     /// The shell's process id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pid: Option<u32>,
+    #[serde(flatten)]
+    input: InputStateDto,
     #[serde(flatten)]
     exit: ExitDto,
     /// After a wait: why it returned.
@@ -449,6 +563,7 @@ impl ProcessOutputResponse {
             running: info.running(),
             exit_code: info.exit_code(),
             pid: info.pid,
+            input: InputStateDto::of(info),
             exit: ExitDto::from(info.exit.as_ref()),
             wait_result,
             view: Some(view),
@@ -486,6 +601,9 @@ pub(crate) struct ChunkResponse {
     /// The shell's process id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pid: Option<u32>,
+    /// Absent in stream events (they are about output).
+    #[serde(flatten)]
+    input: Option<InputStateDto>,
     #[serde(flatten)]
     exit: ExitDto,
     /// After a wait: why it returned.
@@ -503,6 +621,7 @@ impl ChunkResponse {
         chunk: agentproc_core::manager::OutputChunk,
         clean: impl FnOnce(String) -> String,
         wait_result: Option<&'static str>,
+        with_input: bool,
     ) -> Self {
         Self {
             output: clean(chunk.text),
@@ -513,6 +632,7 @@ impl ChunkResponse {
             running: chunk.info.running(),
             exit_code: chunk.info.exit_code(),
             pid: chunk.info.pid,
+            input: with_input.then(|| InputStateDto::of(&chunk.info)),
             exit: ExitDto::from(chunk.info.exit.as_ref()),
             wait_result,
             view: None,
@@ -539,6 +659,7 @@ impl ChunkResponse {
             running: info.running(),
             exit_code: info.exit_code(),
             pid: info.pid,
+            input: Some(InputStateDto::of(info)),
             exit: ExitDto::from(info.exit.as_ref()),
             wait_result,
             view: Some(view),
@@ -663,6 +784,7 @@ impl From<OutputSnapshot> for ProcessOutputResponse {
             running: snapshot.info.running(),
             exit_code: snapshot.info.exit_code(),
             pid: snapshot.info.pid,
+            input: InputStateDto::of(&snapshot.info),
             exit: ExitDto::from(snapshot.info.exit.as_ref()),
             wait_result: None,
             view: None,

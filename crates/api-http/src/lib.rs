@@ -27,6 +27,7 @@ pub mod openapi;
 mod output;
 mod processes;
 pub mod quote;
+mod terminal;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -148,6 +149,13 @@ impl ApiState {
 /// The complete router: the process API, the JSON 404/405 fallbacks, and
 /// the middleware (access log, cross-origin guard, panic guard).
 pub fn router(state: ApiState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// [`router`] with `extra` routes (another front end, such as MCP at
+/// `/mcp`) served behind the same middleware: the token check, the
+/// cross-origin guard, body limits, the access log and metrics.
+pub fn router_with(state: ApiState, extra: Router) -> Router {
     let max_body_bytes = state.config.max_body_bytes;
     let request_read_timeout = state.config.request_read_timeout;
     let metrics = Arc::clone(&state.metrics);
@@ -159,9 +167,10 @@ pub fn router(state: ApiState) -> Router {
             axum::routing::get(openapi::openapi_json),
         )
         .nest("/api/v0/processes", processes::routes())
+        .with_state(state.clone())
+        .merge(extra)
         .fallback(middleware::route_not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
-        .with_state(state.clone())
         .layer(axum::middleware::from_fn_with_state(
             max_body_bytes,
             middleware::refuse_oversized_body,

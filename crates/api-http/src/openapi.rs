@@ -35,6 +35,9 @@ use crate::error::Envelope;
         crate::output::search,
         crate::output::lines,
         crate::output::stdin,
+        crate::terminal::input,
+        crate::terminal::resize,
+        crate::terminal::screen,
         crate::processes::signal,
         crate::processes::token_status,
         crate::health::healthz,
@@ -47,6 +50,7 @@ use crate::error::Envelope;
     tags(
         (name = "processes", description = "Start, list and signal processes (Coder-compatible), and exactly-once start tokens."),
         (name = "output", description = "Output beyond the snapshot: cursor reads, waits, live streams, search, line ranges, standard input."),
+        (name = "terminal", description = "Processes on a pseudo-terminal (`tty`): input with named keys, window size, the rendered screen."),
         (name = "operations", description = "Health, metrics and this document."),
     )
 )]
@@ -317,7 +321,8 @@ pub(crate) struct OutputParams {
     pattern: Option<String>,
     /// Match `pattern` regardless of case.
     ignore_case: Option<bool>,
-    /// The quiet time of `until=idle`, in milliseconds.
+    /// The quiet time of `until=idle`, in milliseconds; with `until=input`,
+    /// the settle time (default 500).
     idle_ms: Option<u64>,
     /// The longest the wait lasts (at most `max_wait`, the default).
     timeout_ms: Option<u64>,
@@ -347,7 +352,7 @@ fn view_schema() -> Object {
 fn until_schema() -> Object {
     ObjectBuilder::new()
         .schema_type(Type::String)
-        .enum_values(Some(["exit", "output", "match", "idle"]))
+        .enum_values(Some(["exit", "output", "match", "idle", "input"]))
         .build()
 }
 
@@ -420,11 +425,14 @@ mod tests {
                 "GET /api/v0/processes/tokens/{token}",
                 "GET /api/v0/processes/{id}/lines",
                 "GET /api/v0/processes/{id}/output",
+                "GET /api/v0/processes/{id}/screen",
                 "GET /api/v0/processes/{id}/search",
                 "GET /api/v0/processes/{id}/stream",
                 "GET /healthz",
                 "GET /metrics",
                 "POST /api/v0/processes/start",
+                "POST /api/v0/processes/{id}/input",
+                "POST /api/v0/processes/{id}/resize",
                 "POST /api/v0/processes/{id}/signal",
                 "POST /api/v0/processes/{id}/stdin",
             ]

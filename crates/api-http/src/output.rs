@@ -48,10 +48,10 @@ const MAX_LINE_BYTES: usize = 1 << 20;
 
 /// The query string, read the way Go's `url.Values.Get` does: the first
 /// value of each key.
-struct Query(Vec<(String, String)>);
+pub(crate) struct Query(Vec<(String, String)>);
 
 impl Query {
-    fn parse(raw: Option<&str>) -> Self {
+    pub(crate) fn parse(raw: Option<&str>) -> Self {
         Self(
             form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
                 .map(|(key, value)| (key.into_owned(), value.into_owned()))
@@ -71,7 +71,7 @@ impl Query {
     }
 
     /// A non-negative integer parameter.
-    fn number(&self, name: &str) -> Result<Option<u64>, ApiError> {
+    pub(crate) fn number(&self, name: &str) -> Result<Option<u64>, ApiError> {
         match self.get(name) {
             None | Some("") => Ok(None),
             Some(text) => text.parse().map(Some).map_err(|_| {
@@ -281,9 +281,12 @@ fn parse_until(query: &Query, cursor: Option<u64>) -> Result<Option<Until>, ApiE
                 quiet: Duration::from_millis(idle),
             }
         }
+        "input" => Until::Input {
+            settle: query.number("idle_ms")?.map(Duration::from_millis),
+        },
         other => {
             return Err(ApiError::bad_request(format!(
-                "Unsupported until {}. Use \"exit\", \"output\", \"match\" or \"idle\".",
+                "Unsupported until {}. Use \"exit\", \"output\", \"match\", \"idle\" or \"input\".",
                 crate::quote::go_quote(other.as_bytes())
             )));
         }
@@ -384,7 +387,7 @@ fn sse_events(
                     state.cursor = chunk.next_cursor;
                     state.keepalive.reset();
                     let id = chunk.next_cursor;
-                    let data = ChunkResponse::new(chunk, hygiene, None).into_event_data();
+                    let data = ChunkResponse::event(chunk, hygiene).into_event_data();
                     format!("id: {id}\nevent: output\ndata: {data}\n\n")
                 }
                 Ok(FeedItem::Exit(info)) => {
@@ -625,12 +628,19 @@ async fn write_stdin(
 }
 
 impl ChunkResponse {
+    /// A cursor read's answer (with the process's input state).
     fn new(chunk: OutputChunk, hygiene: Hygiene, waited: Option<WaitResult>) -> Self {
         Self::from_chunk(
             chunk,
             |text| hygiene.apply(text),
             waited.map(WaitResult::as_str),
+            true,
         )
+    }
+
+    /// A stream event's data (about output only).
+    fn event(chunk: OutputChunk, hygiene: Hygiene) -> Self {
+        Self::from_chunk(chunk, |text| hygiene.apply(text), None, false)
     }
 }
 

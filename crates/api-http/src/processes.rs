@@ -34,6 +34,9 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/{id}/search", get(crate::output::search))
         .route("/{id}/lines", get(crate::output::lines))
         .route("/{id}/stdin", post(crate::output::stdin))
+        .route("/{id}/input", post(crate::terminal::input))
+        .route("/{id}/resize", post(crate::terminal::resize))
+        .route("/{id}/screen", get(crate::terminal::screen))
         .route("/{id}/signal", post(signal))
         .route("/tokens/{token}", get(token_status))
 }
@@ -70,6 +73,7 @@ pub(crate) async fn start(
         return Err(ApiError::bad_request("Command is required."));
     }
     let limits = request.limits.validate().map_err(ApiError::bad_request)?;
+    let terminal = request.terminal().map_err(ApiError::bad_request)?;
     let request = StartRequest {
         command: request.command,
         workdir: Some(request.workdir).filter(|dir| !dir.is_empty()),
@@ -80,6 +84,7 @@ pub(crate) async fn start(
         timeout: Some(Duration::from_millis(request.timeout_ms)).filter(|t| !t.is_zero()),
         stdin: request.stdin,
         limits,
+        terminal,
     };
     let started = state.manager.start(request).await.map_err(start_error)?;
     Ok(json::respond(
@@ -104,6 +109,9 @@ fn start_error(error: StartError) -> ApiError {
                 go_quote(name.as_bytes())
             ),
             InvalidStart::ZeroTimeout => "timeout_ms must be positive.".to_owned(),
+            InvalidStart::TerminalUnsupported { executor } => format!(
+                "This agentproc's {executor} executor cannot run commands on a terminal (\"tty\")."
+            ),
         }),
         // A workdir that cannot be entered is the client's mistake.
         error @ StartError::Spawn(SpawnError::Workdir { .. }) => {

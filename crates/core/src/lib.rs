@@ -26,6 +26,8 @@ pub mod exec;
 pub mod log;
 pub mod manager;
 pub mod process;
+/// Pseudo-terminals without the OS: key names to bytes, and the rendered screen.
+pub mod terminal;
 pub mod text;
 
 #[cfg(any(test, feature = "test-support"))]
@@ -39,6 +41,6 @@ pub use exec::{
 };
 pub use manager::{Manager, ManagerConfig, TokenStatus};
 pub use process::{
-    ChatContext, ExitInfo, ExitReason, OutputSnapshot, ProcessId, ProcessInfo, StartRequest,
-    Started,
+    ChatContext, ExitInfo, ExitReason, InputKind, OutputSnapshot, ProcessId, ProcessInfo,
+    StartRequest, Started,
 };

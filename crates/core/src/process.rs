@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use uuid::Uuid;
 
 use crate::buffer::Truncation;
-use crate::exec::{ResourceLimits, ResourceUsage};
+use crate::exec::{ResourceLimits, ResourceUsage, TerminalSize};
 
 /// A process id: a random (version 4) UUID.
 ///
@@ -111,6 +111,9 @@ pub struct StartRequest {
     /// Resource limits for the process tree; the executor completes them
     /// with its defaults, and refuses what it cannot enforce.
     pub limits: ResourceLimits,
+    /// Run it on a pseudo-terminal of this size (its input is then the
+    /// terminal: `Manager::send_input`, `Manager::write_stdin`).
+    pub terminal: Option<TerminalSize>,
 }
 
 impl StartRequest {
@@ -237,6 +240,50 @@ pub struct ProcessInfo {
     /// How it ended; `None` while it runs (or its output is still being
     /// drained).
     pub exit: Option<ExitInfo>,
+    /// Its terminal's current size, when it runs on one.
+    pub terminal: Option<TerminalSize>,
+    /// It has stopped and waits for input: quiet for the settle time and
+    /// blocked reading its terminal or standard input (as the kernel
+    /// shows). Only ever set while it runs.
+    pub awaiting_input: Option<InputKind>,
+}
+
+/// What kind of input a process waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InputKind {
+    /// A line: the terminal is in canonical mode with echo (a shell prompt,
+    /// `input()`, `read`).
+    Line,
+    /// A secret: echo is off (`getpass`, `sudo`, `ssh` passwords).
+    Password,
+    /// Keys one by one: canonical mode is off (full-screen programs,
+    /// editors, REPLs with their own line editing).
+    Raw,
+    /// Its standard input pipe (no terminal).
+    Pipe,
+}
+
+impl InputKind {
+    /// The kind a terminal in `modes` expects.
+    pub fn of_terminal(modes: crate::exec::TerminalModes) -> Self {
+        if !modes.canonical {
+            Self::Raw
+        } else if !modes.echo {
+            Self::Password
+        } else {
+            Self::Line
+        }
+    }
+
+    /// The wire name: `line`, `password`, `raw` or `pipe`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Line => "line",
+            Self::Password => "password",
+            Self::Raw => "raw",
+            Self::Pipe => "pipe",
+        }
+    }
 }
 
 impl ProcessInfo {

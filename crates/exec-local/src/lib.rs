@@ -1,11 +1,26 @@
 //! `agentproc-exec-local`: the plain [`Execer`]. It runs each spec as a new
-//! process group leader, with standard input from `/dev/null` and standard
-//! output and standard error sharing **one pipe**, so the interleaving of the
-//! two streams is exactly the order the kernel saw the writes in.
+//! process group leader, with standard input from `/dev/null` (or a pipe)
+//! and standard output and standard error sharing **one pipe**, so the
+//! interleaving of the two streams is exactly the order the kernel saw the
+//! writes in.
+//!
+//! A spec with a [terminal](ExecSpec::terminal) runs on a new
+//! pseudo-terminal instead: the child leads a new session whose controlling
+//! terminal is the slave, which is its standard input, output and error;
+//! the output is what the master reads, the input writer writes the master,
+//! and [`ExecChild::terminal`] resizes it and reads its modes. Such spawns
+//! fork (the child's step onto its terminal is a `pre_exec` hook); the
+//! others keep `posix_spawn`.
+//!
+//! [`ExecChild::blocked_on_input`] tells, from `/proc`, whether a process of
+//! the child's is asleep reading its terminal or its stdin pipe (see the
+//! `input_wait` module).
 //!
 //! Waiting uses a pidfd (Linux 5.3+) registered with Tokio, and reaps with
 //! `wait4` so the exit carries the child's resource usage. Signals go to the
-//! whole process group with `killpg`.
+//! whole process group with `killpg`, and for a terminal child to every
+//! process group of its session (a job-control shell runs each job in a
+//! group of its own).
 //!
 //! Optional process-wide services, for a process whose children all come
 //! from this executor (the `agentproc` binary):
@@ -17,13 +32,19 @@
 //! What it deliberately does not do:
 //! - limits, niceness or containment beyond the process group (that is
 //!   `agentproc-exec-sandbox`, which wraps this executor);
-//! - wait for descendants that keep the output pipe open after the child
-//!   exits: [`ExecChild::wait`] resolves when the child itself exits, and the
-//!   manager decides how long to keep reading (Go's `WaitDelay`).
+//! - wait for descendants that keep the output pipe (or the terminal's
+//!   slave) open after the child exits: [`ExecChild::wait`] resolves when the
+//!   child itself exits, and the manager decides how long to keep reading
+//!   (Go's `WaitDelay`);
+//! - answer a terminal program's queries (cursor position, device
+//!   attributes): their bytes reach the output like any other, and whoever
+//!   models the screen writes the replies to the input writer.
 
 mod exec_size;
+mod input_wait;
 pub mod journal;
 mod procfs;
+mod pty;
 pub mod subreaper;
 mod sys;
 mod tracking;
@@ -42,7 +63,7 @@ use std::time::Duration;
 
 use agentproc_core::exec::{
     ChildExit, ExecChild, ExecSpec, Execer, InputWriter, OutputReader, Signal, SignalError,
-    SpawnError, WaitError,
+    SpawnError, TerminalControl, TerminalSize, WaitError,
 };
 use async_trait::async_trait;
 use nix::sys::signal::{Signal as NixSignal, killpg};
@@ -128,6 +149,10 @@ impl Execer for LocalExecer {
         "local"
     }
 
+    fn supports_terminal(&self) -> bool {
+        true
+    }
+
     fn shutdown(&self, grace: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
         let subreaper = self.subreaper.clone();
         let journal = self.journal.clone();
@@ -158,6 +183,13 @@ pub fn spawn(spec: &ExecSpec) -> Result<LocalChild, SpawnError> {
 /// Like [`spawn`], letting `customize` adjust the [`Command`] first (the
 /// sandbox executor adds its `pre_exec` steps this way).
 ///
+/// For a spec with a [terminal](ExecSpec::terminal), the child's own step
+/// (a new session, the slave as its controlling terminal) is added after
+/// `customize`'s, so a wrapping executor's confinement applies first; both
+/// run. `customize` must then neither replace the child's standard
+/// descriptors nor ask for a process group (`setsid` fails for a group
+/// leader).
+///
 /// # Errors
 /// When nothing could be started; see [`SpawnError`].
 pub fn spawn_with(
@@ -173,16 +205,6 @@ pub fn spawn_with(
         check_workdir(dir)?;
     }
 
-    // One pipe for both streams. std creates it close-on-exec, so children
-    // spawned concurrently by other threads do not inherit it.
-    let (reader, writer) = io::pipe().map_err(os_error)?;
-    let enlarged = PipeBudget::enlarge(&writer);
-    let stderr = writer.try_clone().map_err(os_error)?;
-    let output = OutputPipe {
-        receiver: pipe::Receiver::from_owned_fd(OwnedFd::from(reader)).map_err(os_error)?,
-        _budget: enlarged,
-    };
-
     // Looked up here, with the child's PATH (the same rule `execvp` in the
     // child would apply), so std can use posix_spawn: with a relative
     // program and a changed PATH it falls back to fork, which costs far
@@ -191,22 +213,19 @@ pub fn spawn_with(
     let executable = resolved.as_deref().unwrap_or(spec.program.as_ref());
     exec_size::check(executable.as_os_str(), &spec.args, &spec.env)?;
     let mut command = Command::new(executable);
-    command
-        .args(&spec.args)
-        .env_clear()
-        .envs(&spec.env)
-        .stdin(if spec.stdin {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(writer)
-        .stderr(stderr)
-        .process_group(0);
+    command.args(&spec.args).env_clear().envs(&spec.env);
     if let Some(dir) = &spec.cwd {
         command.current_dir(dir);
     }
+    let plumbing = match spec.terminal {
+        Some(size) => Plumbing::terminal(&mut command, size),
+        None => Plumbing::pipes(&mut command, spec.stdin),
+    }
+    .map_err(os_error)?;
     customize(&mut command);
+    if spec.terminal.is_some() {
+        sys::acquire_terminal(&mut command);
+    }
     let (pid, stdin) = {
         // Tracked before a subreaper's sweep can see it as a child.
         let _spawning = tracking::shared();
@@ -221,10 +240,33 @@ pub fn spawn_with(
         Some(stdin) => Some(pipe::Sender::from_owned_fd(OwnedFd::from(stdin)).map_err(os_error)?),
         None => None,
     };
-    // Dropping the command closes our copies of the pipe's write end, so the
-    // reader sees end-of-file once the child and its descendants close
-    // theirs.
+    // Dropping the command closes our copies of the pipe's write end (or of
+    // the terminal's slave), so the reader sees end-of-file once the child
+    // and its descendants close theirs.
     drop(command);
+    let (output, stdin, terminal, stdin_pipe): (OutputReader, Option<InputWriter>, _, _) =
+        match plumbing {
+            Plumbing::Pipes(output) => {
+                // What a process of the child's reading its stdin reads.
+                let stdin_pipe = stdin.as_ref().and_then(|stdin| {
+                    nix::sys::stat::fstat(stdin)
+                        .ok()
+                        .map(|stat| input_wait::Target::pipe(stat.st_ino))
+                });
+                let stdin = stdin.map(|stdin| Box::new(stdin) as InputWriter);
+                (Box::new(output), stdin, None, stdin_pipe)
+            }
+            Plumbing::Terminal {
+                reader,
+                writer,
+                control,
+            } => (
+                Box::new(reader),
+                Some(Box::new(writer) as InputWriter),
+                Some(control),
+                None,
+            ),
+        };
 
     let exit_fd = match sys::pidfd_open(pid).and_then(sys::register_readable) {
         Ok(fd) => Some(fd),
@@ -237,11 +279,84 @@ pub fn spawn_with(
         pid,
         has_pidfd: exit_fd.is_some(),
         exit_fd: Mutex::new(exit_fd),
-        output: Mutex::new(Some(Box::new(output))),
-        stdin: Mutex::new(stdin.map(|stdin| Box::new(stdin) as InputWriter)),
+        output: Mutex::new(Some(output)),
+        stdin: Mutex::new(stdin),
+        terminal,
+        stdin_pipe,
         reaped: AtomicBool::new(false),
         journal: None,
     })
+}
+
+/// How a child's standard descriptors are connected, prepared before the
+/// spawn (all but a stdin pipe, which std creates) so that little can fail
+/// after it.
+enum Plumbing {
+    /// One pipe for stdout and stderr; stdin from `/dev/null` or a pipe std
+    /// creates.
+    Pipes(OutputPipe),
+    /// A pseudo-terminal; the slave is the child's stdin, stdout and stderr.
+    Terminal {
+        reader: pty::MasterReader,
+        writer: pty::MasterWriter,
+        control: Arc<pty::Terminal>,
+    },
+}
+
+impl Plumbing {
+    /// The output pipe, the stdin choice, and a process group of the
+    /// child's own.
+    fn pipes(command: &mut Command, stdin: bool) -> io::Result<Self> {
+        // One pipe for both streams. std creates it close-on-exec, so
+        // children spawned concurrently by other threads do not inherit it.
+        let (reader, writer) = io::pipe()?;
+        let enlarged = PipeBudget::enlarge(&writer);
+        let stderr = writer.try_clone()?;
+        let output = OutputPipe {
+            receiver: pipe::Receiver::from_owned_fd(OwnedFd::from(reader))?,
+            _budget: enlarged,
+        };
+        command
+            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+            .stdout(writer)
+            .stderr(stderr)
+            .process_group(0);
+        Ok(Self::Pipes(output))
+    }
+
+    /// A new pseudo-terminal of `size` whose slave the child gets as its
+    /// three standard descriptors. No process group is asked for: the
+    /// child's `setsid` makes one (see [`sys::acquire_terminal`]).
+    fn terminal(command: &mut Command, size: TerminalSize) -> io::Result<Self> {
+        let opened = pty::open(size).map_err(|error| {
+            // "fork/exec sh: open a pseudo-terminal: no space left on
+            // device" when the system's pseudo-terminals are all in use.
+            io::Error::new(
+                error.kind(),
+                format!(
+                    "open a pseudo-terminal: {}",
+                    agentproc_core::exec::describe_io_error(&error)
+                ),
+            )
+        })?;
+        // Duplicates share the master's open file, so they are
+        // non-blocking too; std's `try_clone` makes them close-on-exec.
+        let writer = pty::MasterWriter::new(opened.master.try_clone()?)?;
+        let control = Arc::new(pty::Terminal::new(
+            opened.master.try_clone()?,
+            opened.target,
+        ));
+        let reader = pty::MasterReader::new(opened.master)?;
+        command
+            .stdin(opened.slave.try_clone()?)
+            .stdout(opened.slave.try_clone()?)
+            .stderr(opened.slave);
+        Ok(Self::Terminal {
+            reader,
+            writer,
+            control,
+        })
+    }
 }
 
 /// A pipe capacity that lets a fast writer run ahead of the reader (the
@@ -366,6 +481,10 @@ pub struct LocalChild {
     has_pidfd: bool,
     output: Mutex<Option<OutputReader>>,
     stdin: Mutex<Option<InputWriter>>,
+    /// The child's pseudo-terminal, when it was spawned on one.
+    terminal: Option<Arc<pty::Terminal>>,
+    /// The child's stdin pipe, when it has one, as its processes see it.
+    stdin_pipe: Option<input_wait::Target>,
     reaped: AtomicBool,
     /// Where the group is recorded, to retire it once it is gone.
     journal: Option<Arc<Journal>>,
@@ -392,6 +511,7 @@ impl fmt::Debug for LocalChild {
         f.debug_struct("LocalChild")
             .field("pid", &self.pid)
             .field("pidfd", &self.has_pidfd)
+            .field("terminal", &self.terminal.is_some())
             .field("reaped", &self.reaped.load(Ordering::Relaxed))
             .finish()
     }
@@ -406,12 +526,62 @@ impl LocalChild {
     /// Kills the whole group and reaps the leader, for a child that must
     /// not run after all.
     fn stop_at_once(&self) {
-        if let Ok(pgid) = i32::try_from(self.pid) {
-            let _ = killpg(Pid::from_raw(pgid), NixSignal::SIGKILL);
-        }
+        let _ = self.deliver(NixSignal::SIGKILL);
         if sys::wait4(self.pid, false).is_ok() {
-            self.reaped.store(true, Ordering::Release);
-            tracking::untrack(self.pid);
+            self.mark_reaped();
+        }
+    }
+
+    fn mark_reaped(&self) {
+        self.reaped.store(true, Ordering::Release);
+        tracking::untrack(self.pid);
+        if let Some(terminal) = &self.terminal {
+            terminal.release();
+        }
+    }
+
+    /// Sends `signal` to the child's process group, and for a terminal
+    /// child to every process group of its session.
+    fn deliver(&self, signal: NixSignal) -> io::Result<()> {
+        let leader = i32::try_from(self.pid).map_err(io::Error::other)?;
+        // The group id is the leader's pid. While any member is alive the
+        // kernel keeps that number reserved, so this reaches our group. Once
+        // every member is gone (the leader reaped, the rest exited) the
+        // number is free, and in theory a new group could reuse it before
+        // the manager stops signalling; the manager only signals processes
+        // it considers running or lingering, which keeps that window to
+        // the output-drain grace.
+        let leaders_group = killpg(Pid::from_raw(leader), signal);
+        if self.terminal.is_none() {
+            return leaders_group.map_err(|errno| io::Error::from_raw_os_error(errno as i32));
+        }
+        // A job-control shell (`bash -i`) runs each job in a group of its
+        // own, in the session the child leads: its id is the child's pid,
+        // kept reserved by the kernel, like a group id, while any member
+        // of the session lives, so the members listed here are ours, and
+        // so are their groups as listed. A group could empty between the
+        // listing and its signal and its id be taken by a new group (the
+        // pid counter would have to come round to that number in those
+        // microseconds), and once the whole session is gone a new session
+        // could take its id; the manager's rule above bounds that as it
+        // does for the group.
+        let mut delivered = leaders_group.is_ok();
+        let mut groups: Vec<u32> = procfs::session_members(self.pid)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(_, stat)| stat.pgrp)
+            .filter(|pgrp| *pgrp != self.pid)
+            .collect();
+        groups.sort_unstable();
+        groups.dedup();
+        for pgrp in groups {
+            if let Ok(pgrp) = i32::try_from(pgrp) {
+                delivered |= killpg(Pid::from_raw(pgrp), signal).is_ok();
+            }
+        }
+        match leaders_group {
+            Err(errno) if !delivered => Err(io::Error::from_raw_os_error(errno as i32)),
+            _ => Ok(()),
         }
     }
 
@@ -431,21 +601,53 @@ impl ExecChild for LocalChild {
         lock(&self.output).take()
     }
 
+    /// The stdin pipe's write end; for a terminal child, a writer onto the
+    /// terminal's master (whatever [`ExecSpec::stdin`] says), whose bytes
+    /// are typed input: dropping it does not end the child's input, the
+    /// end-of-file character (Ctrl-D, 0x04, at the start of a line) does.
     fn take_stdin(&self) -> Option<InputWriter> {
         lock(&self.stdin).take()
     }
 
+    /// Sends `signal` to the child's process group; for a terminal child,
+    /// to every process group of the session it leads (the jobs of a
+    /// job-control shell).
     fn signal(&self, signal: Signal) -> Result<(), SignalError> {
-        // The group id is the leader's pid. While any member is alive the
-        // kernel keeps that number reserved, so this reaches our group. Once
-        // every member is gone (the leader reaped, the rest exited) the
-        // number is free, and in theory a new group could reuse it before
-        // the manager stops signalling; the manager only signals processes
-        // it considers running or lingering, which keeps that window to
-        // the output-drain grace.
-        let pgid = Pid::from_raw(i32::try_from(self.pid).map_err(io::Error::other)?);
-        killpg(pgid, to_nix(signal)).map_err(|errno| io::Error::from_raw_os_error(errno as i32))?;
-        Ok(())
+        Ok(self.deliver(to_nix(signal))?)
+    }
+
+    fn terminal(&self) -> Option<Arc<dyn TerminalControl>> {
+        self.terminal
+            .clone()
+            .map(|terminal| terminal as Arc<dyn TerminalControl>)
+    }
+
+    /// For a terminal child, the members of the terminal's foreground
+    /// process group; for a child with a stdin pipe, the members of its
+    /// process group. Members are found among the child's descendants (all
+    /// of `/proc` when the kernel cannot list children, or the child has
+    /// been reaped); the first one asleep reading (or polling) the terminal
+    /// or the pipe is returned. A few small `/proc` reads per member; it
+    /// never blocks.
+    fn blocked_on_input(&self) -> Option<u32> {
+        let (pgrp, target) = match (&self.terminal, &self.stdin_pipe) {
+            (Some(terminal), _) => (terminal.foreground_group()?, terminal.target()),
+            (None, Some(pipe)) => (self.pid, pipe),
+            (None, None) => return None,
+        };
+        let tree = if self.reaped.load(Ordering::Acquire) {
+            None
+        } else {
+            procfs::descendants(self.pid)
+        };
+        let members: Vec<_> = match tree {
+            Some(tree) => tree
+                .into_iter()
+                .filter(|(_, stat)| stat.pgrp == pgrp)
+                .collect(),
+            None => procfs::group_members(pgrp).unwrap_or_default(),
+        };
+        input_wait::first_waiting(&members, target)
     }
 
     async fn wait(&self) -> Result<ChildExit, WaitError> {
@@ -480,8 +682,7 @@ impl ExecChild for LocalChild {
                 .map_err(os_wait_error)?
                 .ok_or_else(|| os_wait_error(io::Error::other("wait4 returned no child")))?
         };
-        self.reaped.store(true, Ordering::Release);
-        tracking::untrack(self.pid);
+        self.mark_reaped();
         Ok(exit)
     }
 }

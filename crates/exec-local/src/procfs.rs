@@ -1,6 +1,7 @@
-//! Reading process facts from `/proc`: a process's state, group and start
-//! time (which, with the pid, identifies a process across pid reuse), this
-//! process's children, and the boot id.
+//! Reading process facts from `/proc`: a process's state, group, session
+//! and start time (which, with the pid, identifies a process across pid
+//! reuse), this process's children, a process's descendants, and the boot
+//! id.
 
 use std::fs;
 use std::io;
@@ -14,6 +15,13 @@ pub(crate) struct Stat {
     pub(crate) ppid: u32,
     /// Process group id.
     pub(crate) pgrp: u32,
+    /// Session id.
+    pub(crate) session: u32,
+    /// The controlling terminal's device number, as the kernel encodes it
+    /// here (minor bits 0–7 and 20–31, major bits 8–19); 0 for none.
+    pub(crate) tty_nr: u64,
+    /// How many threads it has.
+    pub(crate) threads: u32,
     /// When it started, in clock ticks since boot.
     pub(crate) start_time: u64,
 }
@@ -36,6 +44,13 @@ pub(crate) fn stat(pid: u32) -> io::Result<Option<Stat>> {
     }
 }
 
+/// The one-letter state in a `stat` file (a process's or one of its
+/// threads', `/proc/<pid>/task/<tid>/stat`); `None` when it cannot be read.
+pub(crate) fn state_at(path: &std::path::Path) -> Option<char> {
+    let text = fs::read_to_string(path).ok()?;
+    parse_stat(&text).ok().map(|stat| stat.state)
+}
+
 fn parse_stat(text: &str) -> io::Result<Stat> {
     let invalid = || {
         io::Error::new(
@@ -53,6 +68,10 @@ fn parse_stat(text: &str) -> io::Result<Stat> {
         state: field(3)?.chars().next().ok_or_else(invalid)?,
         ppid: field(4)?.parse().map_err(|_| invalid())?,
         pgrp: field(5)?.parse().map_err(|_| invalid())?,
+        session: field(6)?.parse().map_err(|_| invalid())?,
+        // Printed as a signed int; a device number is never negative.
+        tty_nr: field(7)?.parse().map_err(|_| invalid())?,
+        threads: field(20)?.parse().map_err(|_| invalid())?,
         start_time: field(22)?.parse().map_err(|_| invalid())?,
     })
 }
@@ -98,6 +117,16 @@ pub(crate) fn own_children() -> io::Result<Vec<u32>> {
 
 /// Every process whose group is `pgrp`.
 pub(crate) fn group_members(pgrp: u32) -> io::Result<Vec<(u32, Stat)>> {
+    every_process(|stat| stat.pgrp == pgrp)
+}
+
+/// Every process whose session is `session`.
+pub(crate) fn session_members(session: u32) -> io::Result<Vec<(u32, Stat)>> {
+    every_process(|stat| stat.session == session)
+}
+
+/// Every process (a scan of all of `/proc`) whose stat passes `keep`.
+fn every_process(keep: impl Fn(&Stat) -> bool) -> io::Result<Vec<(u32, Stat)>> {
     let mut members = Vec::new();
     for entry in fs::read_dir("/proc")?.flatten() {
         let Some(pid) = entry
@@ -108,12 +137,49 @@ pub(crate) fn group_members(pgrp: u32) -> io::Result<Vec<(u32, Stat)>> {
             continue;
         };
         if let Ok(Some(stat)) = stat(pid)
-            && stat.pgrp == pgrp
+            && keep(&stat)
         {
             members.push((pid, stat));
         }
     }
     Ok(members)
+}
+
+/// `pid` and its living descendants, parents before children, found
+/// through `/proc/<pid>/task/<tid>/children`: it costs reads in proportion
+/// to the tree, not to every process on the host. `None` when `pid` is gone
+/// or the kernel lacks those files (`CONFIG_PROC_CHILDREN`); the caller then
+/// scans all of `/proc`. Processes re-parented away from the tree (to a
+/// subreaper or init) are not found.
+pub(crate) fn descendants(pid: u32) -> Option<Vec<(u32, Stat)>> {
+    const MOST: usize = 4096;
+    let root = stat(pid).ok()??;
+    let mut found = vec![(pid, root)];
+    let mut next = 0;
+    while let Some(&(parent, _)) = found.get(next) {
+        next += 1;
+        let Ok(tasks) = fs::read_dir(format!("/proc/{parent}/task")) else {
+            // It exited since it was listed: its children were re-parented.
+            continue;
+        };
+        for task in tasks.flatten() {
+            let children = match fs::read_to_string(task.path().join("children")) {
+                Ok(children) => children,
+                Err(error) if error.kind() == io::ErrorKind::NotFound && parent == pid => {
+                    return None;
+                }
+                Err(_) => continue,
+            };
+            for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+                if found.len() < MOST
+                    && let Ok(Some(stat)) = stat(child)
+                {
+                    found.push((child, stat));
+                }
+            }
+        }
+    }
+    Some(found)
 }
 
 /// Every live process whose environment holds exactly `entry` (a
@@ -163,6 +229,9 @@ mod tests {
                 state: 'S',
                 ppid: 1,
                 pgrp: 4242,
+                session: 4242,
+                tty_nr: 0,
+                threads: 1,
                 start_time: 987_654
             }
         );

@@ -1,11 +1,13 @@
-//! The two system calls std and nix do not wrap for us: `pidfd_open` and
-//! `wait4` with resource usage. All of this crate's `unsafe` lives here.
+//! The system calls std and nix do not wrap for us: `pidfd_open`, `wait4`
+//! with resource usage, a terminal's window size, and the child's step
+//! onto its terminal between `fork` and `exec`. All of this crate's
+//! `unsafe` lives here.
 #![allow(unsafe_code)]
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::ExitStatusExt;
-use std::process::ExitStatus as StdExitStatus;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, ExitStatus as StdExitStatus};
 use std::time::Duration;
 
 use agentproc_core::exec::{ChildExit, ExitStatus, ResourceUsage};
@@ -70,9 +72,52 @@ pub(crate) fn wait_until_dead(pids: &[u32], timeout: Duration) {
 
 /// Registers `fd` with Tokio's reactor for readability.
 pub(crate) fn register_readable(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
+    register(fd, Interest::READABLE)
+}
+
+/// Registers `fd` (non-blocking) with Tokio's reactor for `interest`.
+pub(crate) fn register(fd: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {
     // SAFETY: the descriptor is owned by the returned `AsyncFd`, so it stays
     // open for exactly as long as the registration exists.
-    unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }.map_err(Into::into)
+    unsafe { AsyncFd::register_with_interest(fd, interest) }.map_err(Into::into)
+}
+
+/// Sets the window size of the terminal whose master is `master`; the
+/// kernel sends `SIGWINCH` to its foreground process group.
+pub(crate) fn set_window_size(master: BorrowedFd<'_>, rows: u16, cols: u16) -> io::Result<()> {
+    let size = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize from a live local.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Makes the child of `command`, between `fork` and `exec`, lead a new
+/// session (and so a new process group) whose controlling terminal is its
+/// standard input, the terminal's slave. The command must not also ask for
+/// a process group of its own: `setsid` fails for a group leader.
+pub(crate) fn acquire_terminal(command: &mut Command) {
+    // SAFETY: the closure runs in the child after std has put the slave on
+    // descriptors 0–2; it makes two async-signal-safe system calls (setsid,
+    // ioctl) on no data but integers, allocates nothing (an `io::Error` from
+    // an errno is a plain value) and takes no locks.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
 }
 
 /// Reaps `pid` with `wait4`, returning its exit and resource usage, or

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use agentproc_core::ResourceLimits;
 use agentproc_core::exec::{
-    ChildExit, ExecChild, InputWriter, OutputReader, ResourceUsage, Signal, SignalError, WaitError,
+    ChildExit, ExecChild, InputWriter, OutputReader, ResourceUsage, Signal, SignalError,
+    TerminalControl, WaitError,
 };
 use agentproc_exec_local::LocalChild;
 use async_trait::async_trait;
@@ -63,6 +64,14 @@ impl ExecChild for SandboxChild {
 
     fn limits(&self) -> ResourceLimits {
         self.limits
+    }
+
+    fn terminal(&self) -> Option<Arc<dyn TerminalControl>> {
+        self.inner.terminal()
+    }
+
+    fn blocked_on_input(&self) -> Option<u32> {
+        self.inner.blocked_on_input()
     }
 
     /// Signals the whole tree through the cgroup, so descendants that left

@@ -19,9 +19,9 @@
 //! never ignored; a configured default that cannot be enforced fails
 //! [`SandboxExecer::new`].
 //!
-//! What it deliberately does not do: spawning, pipes and waiting are the
-//! local executor's; filesystem or network isolation (namespaces, Landlock)
-//! is not attempted.
+//! What it deliberately does not do: spawning, pipes, terminals and waiting
+//! are the local executor's; filesystem or network isolation (namespaces,
+//! Landlock) is not attempted.
 //!
 //! Every spawn forks (a `pre_exec` step rules out `posix_spawn`), which
 //! costs more than the local executor's spawns in a large process; see
@@ -264,6 +264,12 @@ impl Execer for SandboxExecer {
 
     fn kind(&self) -> &'static str {
         "sandbox"
+    }
+
+    /// The local executor's terminals: the child's step onto its terminal
+    /// runs after the confinement (cgroups, OOM score, niceness, rlimits).
+    fn supports_terminal(&self) -> bool {
+        self.local.supports_terminal()
     }
 
     fn report(&self) -> ExecutorReport {

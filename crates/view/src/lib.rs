@@ -143,7 +143,10 @@
 //! # What it deliberately does not do
 //!
 //! - Read files, the log store, the clock or the environment: callers feed
-//!   bytes (the corpus report takes plain data too). It spawns nothing and
+//!   bytes (the corpus report takes plain data too). The one bridge is
+//!   [`manager::agent_view_of`], which has a core `Manager` stream a
+//!   process's log into a view, so the HTTP and MCP front ends compute the
+//!   same view. It spawns nothing and
 //!   knows nothing of HTTP or JSON: nothing here is `Serialize`; the wire
 //!   types live in the HTTP crate.
 //! - Fetch anything at run time: the BPE's data is compiled in. It counts
@@ -161,6 +164,7 @@
 
 mod clean;
 mod collect;
+pub mod manager;
 mod options;
 mod plan;
 pub mod report;

@@ -10,6 +10,7 @@ use std::process::{Child, ChildStderr, Command, Stdio};
 
 mod agent_view;
 mod hardening;
+mod terminal;
 
 const BIN: &str = env!("CARGO_BIN_EXE_agentproc");
 

@@ -16,5 +16,6 @@ mod signal;
 mod start;
 mod streaming;
 mod support;
+mod terminal;
 mod tokens;
 mod wire;

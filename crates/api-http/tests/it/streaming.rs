@@ -319,7 +319,7 @@ async fn wait_parameters_are_validated() {
         ("until=idle", "until=idle needs a positive idle_ms."),
         (
             "until=soon",
-            "Unsupported until \"soon\". Use \"exit\", \"output\", \"match\" or \"idle\".",
+            "Unsupported until \"soon\". Use \"exit\", \"output\", \"match\", \"idle\" or \"input\".",
         ),
         ("until=match&pattern=(", "Invalid pattern."),
         ("cursor=-1", "cursor must be a non-negative integer."),

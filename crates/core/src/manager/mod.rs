@@ -24,6 +24,7 @@ mod output;
 mod process;
 mod reaper;
 mod supervisor;
+mod terminal;
 mod tokens;
 
 use std::collections::HashMap;
@@ -50,6 +51,7 @@ pub use output::{
     FeedItem, OutputChunk, OutputError, OutputFeed, StdinError, Until, WaitOutcome, WaitResult,
 };
 use process::{Process, StopCause};
+pub use terminal::{Input, InputError, TerminalError};
 pub use tokens::TokenStatus;
 use tokens::{Fingerprint, PendingToken, TokenEntry, TokenKey};
 
@@ -70,6 +72,8 @@ pub const DEFAULT_MAX_RUNNING: usize = 256;
 pub const DEFAULT_MAX_RETAINED: usize = 1024;
 /// Default for [`ManagerConfig::stdin_timeout`].
 pub const DEFAULT_STDIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default for [`ManagerConfig::input_settle`].
+pub const DEFAULT_INPUT_SETTLE: Duration = Duration::from_millis(500);
 
 /// The error type an environment hook may return.
 pub type EnvHookError = Box<dyn std::error::Error + Send + Sync>;
@@ -121,6 +125,10 @@ pub struct ManagerConfig {
     /// How long a write to a process's standard input may wait for the
     /// process to read.
     pub stdin_timeout: Duration,
+    /// How long a process must have printed nothing before it counts as
+    /// awaiting input (when it is also blocked reading its terminal or
+    /// standard input). A wait for input may ask for another time.
+    pub input_settle: Duration,
 }
 
 impl Default for ManagerConfig {
@@ -141,6 +149,7 @@ impl Default for ManagerConfig {
             max_retained: DEFAULT_MAX_RETAINED,
             logs: None,
             stdin_timeout: DEFAULT_STDIN_TIMEOUT,
+            input_settle: DEFAULT_INPUT_SETTLE,
         }
     }
 }
@@ -169,6 +178,7 @@ impl fmt::Debug for ManagerConfig {
                 &self.logs.as_ref().map(|store| store.config().dir.clone()),
             )
             .field("stdin_timeout", &self.stdin_timeout)
+            .field("input_settle", &self.input_settle)
             .finish()
     }
 }
@@ -246,6 +256,12 @@ pub enum InvalidStart {
     /// The timeout is zero.
     #[error("timeout must be positive")]
     ZeroTimeout,
+    /// A terminal was asked for, and the executor cannot give one.
+    #[error("the {executor} executor cannot run commands on a terminal")]
+    TerminalUnsupported {
+        /// The executor's kind.
+        executor: &'static str,
+    },
 }
 
 /// Why a start failed.
@@ -484,6 +500,12 @@ impl Manager {
     /// with the same parameters returns the original process (`attached`).
     pub async fn start(&self, request: StartRequest) -> Result<Started, StartError> {
         validate(&request)?;
+        if request.terminal.is_some() && !self.inner.execer.supports_terminal() {
+            return Err(InvalidStart::TerminalUnsupported {
+                executor: self.inner.execer.kind(),
+            }
+            .into());
+        }
         let mut token = None;
         if let Some(key) = TokenKey::of(&request) {
             match self.claim_token(key, Fingerprint::of(&request)).await? {
@@ -509,7 +531,7 @@ impl Manager {
             env: self.build_env(&request),
             stdin: request.stdin,
             limits: request.limits,
-            terminal: None,
+            terminal: request.terminal,
         };
         let spawning = inner.clock.instant();
         let spawned = inner.execer.spawn(&spec);
@@ -558,6 +580,7 @@ impl Manager {
                 },
                 child,
                 log,
+                request.terminal,
             ));
             registry.processes.insert(process.id, Arc::clone(&process));
             if let Some(pending) = token.take() {
@@ -663,7 +686,8 @@ impl Manager {
 
     /// The current state of a process.
     pub fn info(&self, id: ProcessId, requester: Option<Uuid>) -> Result<ProcessInfo, NotFound> {
-        Ok(self.inner.lookup(id, requester)?.info())
+        let process = self.inner.lookup(id, requester)?;
+        Ok(self.inner.with_input_state(&process, process.info()))
     }
 
     /// Whether the process exists but belongs to a chat other than
@@ -679,7 +703,10 @@ impl Manager {
         id: ProcessId,
         requester: Option<Uuid>,
     ) -> Result<OutputSnapshot, NotFound> {
-        Ok(self.inner.lookup(id, requester)?.snapshot())
+        let process = self.inner.lookup(id, requester)?;
+        let mut snapshot = process.snapshot();
+        snapshot.info = self.inner.with_input_state(&process, snapshot.info);
+        Ok(snapshot)
     }
 
     /// The process's state with its raw head/tail buffer, read together (an
@@ -711,7 +738,9 @@ impl Manager {
             () = process.wait_exited() => {}
             () = deadline => {}
         }
-        Ok(process.snapshot())
+        let mut snapshot = process.snapshot();
+        snapshot.info = self.inner.with_input_state(&process, snapshot.info);
+        Ok(snapshot)
     }
 
     /// At most `limit` processes visible to `requester`, running first, then
@@ -748,7 +777,7 @@ impl Manager {
         keyed
             .into_iter()
             .take(limit)
-            .map(|(_, _, process)| process.info())
+            .map(|(_, _, process)| self.inner.with_input_state(process, process.info()))
             .collect()
     }
 
@@ -911,6 +940,11 @@ impl Manager {
         for (name, value) in &request.env {
             env.insert(name.into(), value.into());
         }
+        if request.terminal.is_some() && !request.env.contains_key("TERM") {
+            // What the emulator behind the terminal understands; agentproc's
+            // own TERM describes a different terminal, if any.
+            env.insert("TERM".into(), "xterm-256color".into());
+        }
         if let Some(chat) = &request.chat {
             env.insert("CODER_CHAT_ID".into(), chat.chat_id.to_string().into());
         }
@@ -995,6 +1029,11 @@ impl Registry {
 }
 
 impl Inner {
+    /// `info` with `awaiting_input` decided at the configured settle time.
+    fn with_input_state(&self, process: &Process, info: ProcessInfo) -> ProcessInfo {
+        process.with_input_state(info, self.config.input_settle, self.clock.instant())
+    }
+
     /// Tells the observers, then the subscribers.
     fn emit(&self, event: ManagerEvent) {
         for observer in self

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use regex::bytes::Regex;
-use tokio::io::AsyncWriteExt;
+
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -88,6 +88,13 @@ pub enum Until {
         /// How long.
         quiet: Duration,
     },
+    /// The process waits for input: no output for `settle` (default: the
+    /// manager's `input_settle`), and blocked reading its terminal or
+    /// standard input, as the kernel shows.
+    Input {
+        /// How long it must have been quiet.
+        settle: Option<Duration>,
+    },
 }
 
 /// Why a wait returned.
@@ -101,17 +108,20 @@ pub enum WaitResult {
     Matched,
     /// The process stayed quiet for the requested time.
     Idle,
+    /// The process waits for input.
+    Input,
     /// The wait's timeout passed first.
     Timeout,
 }
 
 impl WaitResult {
     /// Every result, in declaration order (for API descriptions).
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Exited,
         Self::Output,
         Self::Matched,
         Self::Idle,
+        Self::Input,
         Self::Timeout,
     ];
 
@@ -122,6 +132,7 @@ impl WaitResult {
             Self::Output => "output",
             Self::Matched => "matched",
             Self::Idle => "idle",
+            Self::Input => "input",
             Self::Timeout => "timeout",
         }
     }
@@ -137,6 +148,10 @@ pub struct WaitOutcome {
     /// With a read cursor: the output from it.
     pub chunk: Option<OutputChunk>,
 }
+
+/// How often a wait for input looks again at a quiet process that is not
+/// (yet) blocked on input.
+const INPUT_PROBE_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Something a feed yields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,7 +245,9 @@ impl Manager {
     ) -> Result<OutputChunk, OutputError> {
         let process = self.inner.lookup(id, requester)?;
         self.require_log(&process)?;
-        read_chunk(&process, cursor, limit).await
+        let mut chunk = read_chunk(&process, cursor, limit).await?;
+        chunk.info = self.inner.with_input_state(&process, chunk.info);
+        Ok(chunk)
     }
 
     /// Why `process` has no log, if it has none.
@@ -287,12 +304,18 @@ impl Manager {
             () = &mut deadline => WaitResult::Timeout,
         };
         let chunk = match read {
-            Some((cursor, limit)) => Some(read_chunk(&process, cursor, limit).await?),
+            Some((cursor, limit)) => {
+                let mut chunk = read_chunk(&process, cursor, limit).await?;
+                chunk.info = self.inner.with_input_state(&process, chunk.info);
+                Some(chunk)
+            }
             None => None,
         };
+        let mut snapshot = process.snapshot();
+        snapshot.info = self.inner.with_input_state(&process, snapshot.info);
         Ok(WaitOutcome {
             result,
-            snapshot: process.snapshot(),
+            snapshot,
             chunk,
         })
     }
@@ -338,6 +361,35 @@ impl Manager {
                         _ = output.changed() => {}
                         _ = exited.changed() => {}
                         () = self.inner.clock.sleep(quiet) => return Ok(WaitResult::Idle),
+                    }
+                }
+            }
+            Until::Input { settle } => {
+                let settle = settle.unwrap_or(self.inner.config.input_settle);
+                let mut output = process.watch_written();
+                loop {
+                    if *exited.borrow_and_update() {
+                        return Ok(WaitResult::Exited);
+                    }
+                    output.borrow_and_update();
+                    let quiet = process.quiet_for(self.inner.clock.instant());
+                    // The kernel says nothing when a process starts to
+                    // read, so once quiet long enough, look every so often.
+                    let next = if quiet >= settle {
+                        if process
+                            .awaiting_input(settle, self.inner.clock.instant())
+                            .is_some()
+                        {
+                            return Ok(WaitResult::Input);
+                        }
+                        INPUT_PROBE_INTERVAL
+                    } else {
+                        settle - quiet
+                    };
+                    tokio::select! {
+                        _ = output.changed() => {}
+                        _ = exited.changed() => {}
+                        () = self.inner.clock.sleep(next) => {}
                     }
                 }
             }
@@ -446,37 +498,26 @@ impl Manager {
             .inner
             .lookup(id, requester)
             .map_err(|NotFound| StdinError::NotFound)?;
-        if !process.is_running() {
-            return Err(StdinError::NotRunning);
-        }
-        let mut stdin = process.stdin.lock().await;
-        let writer = stdin.as_mut().ok_or(StdinError::Closed)?;
-        let mut written = 0;
-        let deadline = self.inner.clock.sleep(self.inner.config.stdin_timeout);
-        tokio::pin!(deadline);
-        while written < data.len() {
-            tokio::select! {
-                result = writer.write(&data[written..]) => match result {
-                    Ok(0) => return Err(StdinError::Closed),
-                    Ok(n) => written += n,
-                    Err(error) if error.kind() == io::ErrorKind::BrokenPipe => {
-                        *stdin = None;
-                        return Err(StdinError::Closed);
-                    }
-                    Err(error) => return Err(StdinError::Io(error)),
-                },
-                () = &mut deadline => return Err(StdinError::Timeout { written }),
-            }
-        }
-        if let Err(error) = writer.flush().await
-            && error.kind() != io::ErrorKind::BrokenPipe
-        {
-            return Err(StdinError::Io(error));
-        }
-        if eof && let Some(mut writer) = stdin.take() {
-            let _ = writer.shutdown().await;
-        }
-        Ok(written)
+        let written = if process.terminal.is_some() {
+            // On a terminal, end of input is its end-of-file character.
+            let input = super::terminal::Input {
+                text: data.to_vec(),
+                keys: Vec::new(),
+                eof,
+            };
+            self.send_input(id, requester, input).await
+        } else {
+            self.write_input(&process, data, eof).await
+        };
+        written.map_err(|error| match error {
+            super::terminal::InputError::NotFound => StdinError::NotFound,
+            super::terminal::InputError::NotRunning => StdinError::NotRunning,
+            super::terminal::InputError::Timeout { written } => StdinError::Timeout { written },
+            super::terminal::InputError::Io(error) => StdinError::Io(error),
+            super::terminal::InputError::Closed
+            | super::terminal::InputError::KeysNeedTerminal
+            | super::terminal::InputError::UnknownKey(_) => StdinError::Closed,
+        })
     }
 }
 

@@ -13,9 +13,12 @@ use std::sync::Arc;
 
 use super::lock;
 use crate::buffer::HeadTailBuffer;
-use crate::exec::{ExecChild, InputWriter, ResourceLimits, Signal, SignalError};
+use crate::exec::{
+    ExecChild, InputWriter, ResourceLimits, Signal, SignalError, TerminalControl, TerminalSize,
+};
 use crate::log::ProcessLog;
-use crate::process::{ChatContext, ExitInfo, OutputSnapshot, ProcessId, ProcessInfo};
+use crate::process::{ChatContext, ExitInfo, InputKind, OutputSnapshot, ProcessId, ProcessInfo};
+use crate::terminal::Screen;
 
 /// What never changes about a process.
 pub(super) struct Identity {
@@ -61,8 +64,28 @@ pub(super) struct Process {
     first_output: std::sync::OnceLock<Instant>,
     /// The full output on disk, when logs are enabled.
     pub(super) log: Option<Arc<ProcessLog>>,
-    /// The write end of its standard input, when it has one and it is open.
+    /// The write end of its standard input, when it has one and it is open
+    /// (for a terminal process, the terminal's master).
     pub(super) stdin: tokio::sync::Mutex<Option<InputWriter>>,
+    /// Its terminal, when it runs on one.
+    pub(super) terminal: Option<Terminal>,
+    /// When output last arrived, in nanoseconds after `started_mono`, plus
+    /// one (0: none yet), for telling a program that waits from one that
+    /// prints.
+    last_output: std::sync::atomic::AtomicU64,
+}
+
+/// A process's terminal as the manager keeps it: the executor's control,
+/// the emulated screen fed with every byte of output, and the answers to
+/// the program's terminal queries waiting to be written back.
+pub(super) struct Terminal {
+    pub(super) control: Arc<dyn TerminalControl>,
+    pub(super) screen: Mutex<Screen>,
+    pub(super) size: Mutex<TerminalSize>,
+    /// Replies to queries (cursor position, device attributes), for the
+    /// responder task to write.
+    pub(super) replies: Mutex<Vec<u8>>,
+    pub(super) reply_ready: tokio::sync::Notify,
 }
 
 struct ProcessState {
@@ -96,9 +119,25 @@ impl Process {
         identity: Identity,
         child: Option<Box<dyn ExecChild>>,
         log: Option<Arc<ProcessLog>>,
+        terminal_size: Option<TerminalSize>,
     ) -> Self {
         let stdin = child.as_ref().and_then(|child| child.take_stdin());
+        let terminal = match (
+            terminal_size,
+            child.as_ref().and_then(|child| child.terminal()),
+        ) {
+            (Some(size), Some(control)) => Some(Terminal {
+                control,
+                screen: Mutex::new(Screen::new(size, crate::terminal::DEFAULT_SCROLLBACK_LINES)),
+                size: Mutex::new(size),
+                replies: Mutex::new(Vec::new()),
+                reply_ready: tokio::sync::Notify::new(),
+            }),
+            _ => None,
+        };
         Self {
+            terminal,
+            last_output: std::sync::atomic::AtomicU64::new(0),
             identity,
             pid: child.as_ref().and_then(|child| child.pid()),
             limits: child
@@ -140,6 +179,44 @@ impl Process {
         self.info_locked(&state)
     }
 
+    /// `info` (this process's) with `awaiting_input` decided, while it
+    /// runs. The state lock is not held while `/proc` is read.
+    pub(super) fn with_input_state(
+        &self,
+        mut info: ProcessInfo,
+        settle: Duration,
+        now: Instant,
+    ) -> ProcessInfo {
+        if info.running() {
+            info.awaiting_input = self.awaiting_input(settle, now);
+        }
+        info
+    }
+
+    /// What kind of input it waits for, if it is quiet for `settle` at
+    /// `now` and blocked reading its terminal or standard input.
+    pub(super) fn awaiting_input(&self, settle: Duration, now: Instant) -> Option<InputKind> {
+        if self.quiet_for(now) < settle {
+            return None;
+        }
+        let child = self.child.as_deref()?;
+        child.blocked_on_input()?;
+        match &self.terminal {
+            Some(terminal) => terminal.control.modes().ok().map(InputKind::of_terminal),
+            None => Some(InputKind::Pipe),
+        }
+    }
+
+    /// How long no output has arrived, at `now`.
+    pub(super) fn quiet_for(&self, now: Instant) -> Duration {
+        let last = self
+            .last_output
+            .load(std::sync::atomic::Ordering::Acquire)
+            .saturating_sub(1);
+        let since = now.saturating_duration_since(self.started_mono);
+        since.saturating_sub(Duration::from_nanos(last))
+    }
+
     fn info_locked(&self, state: &ProcessState) -> ProcessInfo {
         ProcessInfo {
             id: self.id,
@@ -153,6 +230,8 @@ impl Process {
             limits: self.limits,
             started_at: self.started_at,
             exit: state.exit.clone(),
+            terminal: self.terminal.as_ref().map(|terminal| *lock(&terminal.size)),
+            awaiting_input: None,
         }
     }
 
@@ -179,11 +258,18 @@ impl Process {
 
     /// Appends output: to the log first (outside the state lock), then to
     /// the in-memory view, then announces the new total.
-    /// Notes when output first arrived.
-    pub(super) fn note_output(&self, now: impl FnOnce() -> Instant) {
+    /// Notes when output arrived (the first time, and the last).
+    pub(super) fn note_output(&self, now: Instant) {
         if self.first_output.get().is_none() {
-            let _ = self.first_output.set(now());
+            let _ = self.first_output.set(now);
         }
+        let since = now.saturating_duration_since(self.started_mono);
+        // Stored plus one, so that 0 keeps meaning "no output yet".
+        let nanos = u64::try_from(since.as_nanos())
+            .unwrap_or(u64::MAX - 1)
+            .saturating_add(1);
+        self.last_output
+            .store(nanos, std::sync::atomic::Ordering::Release);
     }
 
     /// Every byte written so far, and when the first arrived.
@@ -201,6 +287,13 @@ impl Process {
         };
         if let Some(log) = &self.log {
             log.append(bytes);
+        }
+        if let Some(terminal) = &self.terminal {
+            let replies = lock(&terminal.screen).process(bytes);
+            if !replies.is_empty() {
+                lock(&terminal.replies).extend_from_slice(&replies);
+                terminal.reply_ready.notify_one();
+            }
         }
         self.written.send_replace(total);
     }

@@ -31,6 +31,55 @@ thread_local! {
 }
 
 pub(super) async fn supervise(inner: Arc<Inner>, process: Arc<Process>) {
+    if process.terminal.is_some() {
+        // Answers to the program's terminal queries go back while it runs.
+        tokio::join!(run(&inner, &process), answer_queries(&inner, &process));
+    } else {
+        run(&inner, &process).await;
+    }
+}
+
+/// Writes the screen's answers to terminal queries (cursor position,
+/// device attributes) back to the program, until it exits. A program that
+/// asks blocks until it is answered, so this never waits on the request
+/// path; an answer the terminal cannot take within the stdin timeout is
+/// dropped.
+async fn answer_queries(inner: &Inner, process: &Process) {
+    let Some(terminal) = &process.terminal else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            () = terminal.reply_ready.notified() => {}
+            () = process.wait_exited() => return,
+        }
+        let replies = std::mem::take(&mut *super::lock(&terminal.replies));
+        if replies.is_empty() {
+            continue;
+        }
+        let mut stdin = process.stdin.lock().await;
+        let Some(writer) = stdin.as_mut() else {
+            continue;
+        };
+        let write = async {
+            use tokio::io::AsyncWriteExt;
+            writer.write_all(&replies).await?;
+            writer.flush().await
+        };
+        tokio::select! {
+            result = write => if let Err(error) = result {
+                tracing::debug!(process_id = %process.id, %error, "cannot answer a terminal query");
+            },
+            () = inner.clock.sleep(inner.config.stdin_timeout) => {
+                tracing::debug!(process_id = %process.id, "the terminal did not take the answer to a query in time");
+            }
+        }
+    }
+}
+
+async fn run(inner: &Arc<Inner>, process: &Arc<Process>) {
+    let process = Arc::clone(process);
+    let inner = Arc::clone(inner);
     let Some(child) = process.child.as_deref() else {
         return;
     };
@@ -75,6 +124,9 @@ pub(super) async fn supervise(inner: Arc<Inner>, process: Arc<Process>) {
     let exited_mono = inner.clock.instant();
     let exit = compose_exit(&process, &result, drained, inner.clock.now(), exited_mono);
     let info = process.finish(exit, exited_mono, !drained);
+    // Nothing reads input any more: let the pipe's or the terminal's
+    // descriptor go now rather than when the process is forgotten.
+    process.stdin.lock().await.take();
     inner.exited(&process);
     if let Some(exit) = &info.exit {
         tracing::info!(
@@ -202,7 +254,7 @@ async fn pump_output(process: &Process, clock: &dyn Clock, mut reader: OutputRea
                 match Pin::new(&mut reader).poll_read(cx, &mut buf) {
                     Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(()),
                     Poll::Ready(Ok(())) => {
-                        process.note_output(|| clock.instant());
+                        process.note_output(clock.instant());
                         process.append_output(buf.filled());
                     }
                     Poll::Ready(Err(error)) if error.kind() == std::io::ErrorKind::Interrupted => {}

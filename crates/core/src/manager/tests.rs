@@ -15,6 +15,7 @@ use crate::testing::{FakeExecer, FakeProcess, ManualClock, MockExecer, SignalBeh
 mod limits;
 mod output;
 mod stops;
+mod terminal;
 mod tokens;
 
 /// Long enough that only an explicit `advance` could end it.

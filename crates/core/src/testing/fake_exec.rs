@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::exec::{
     ChildExit, ExecChild, ExecSpec, Execer, ExitStatus, InputWriter, OutputReader, Signal,
-    SignalError, SpawnError, WaitError,
+    SignalError, SpawnError, TerminalControl, TerminalModes, TerminalSize, WaitError,
 };
 
 /// What a fake child does when it receives a signal.
@@ -51,6 +51,8 @@ struct ExecerState {
     children: Vec<FakeProcess>,
     claimed: usize,
     behavior: SignalBehavior,
+    /// Terminals are refused ([`FakeExecer::refuse_terminals`]).
+    no_terminals: bool,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -61,6 +63,12 @@ impl FakeExecer {
     /// Makes the next spawn fail with `error` (failures queue up in order).
     pub fn fail_next_spawn(&self, error: SpawnError) {
         lock(&self.shared.state).failures.push_back(error);
+    }
+
+    /// Makes this executor one that cannot run commands on a terminal (it
+    /// can by default).
+    pub fn refuse_terminals(&self) {
+        lock(&self.shared.state).no_terminals = true;
     }
 
     /// How children spawned from now on react to signals.
@@ -137,6 +145,18 @@ impl Execer for FakeExecer {
                 state: Mutex::new(ChildState::default()),
                 exit: watch::Sender::new(None),
                 unread: watch::Sender::new(0),
+                terminal: spec.terminal.map(|size| {
+                    Arc::new(FakeTerminal {
+                        state: Mutex::new(FakeTerminalState {
+                            sizes: vec![size],
+                            modes: TerminalModes {
+                                canonical: true,
+                                echo: true,
+                                eof: 0x04,
+                            },
+                        }),
+                    })
+                }),
             }),
         };
         state.children.push(process.clone());
@@ -151,6 +171,10 @@ impl Execer for FakeExecer {
 
     fn kind(&self) -> &'static str {
         "fake"
+    }
+
+    fn supports_terminal(&self) -> bool {
+        !lock(&self.shared.state).no_terminals
     }
 }
 
@@ -169,6 +193,32 @@ struct ChildShared {
     exit: watch::Sender<Option<ChildExit>>,
     /// Bytes written but not yet read by the manager.
     unread: watch::Sender<usize>,
+    /// Its terminal, when the spec asked for one.
+    terminal: Option<Arc<FakeTerminal>>,
+}
+
+/// A fake child's terminal: it records sizes and reports scripted modes.
+#[derive(Debug)]
+struct FakeTerminal {
+    state: Mutex<FakeTerminalState>,
+}
+
+#[derive(Debug)]
+struct FakeTerminalState {
+    /// Every size it had, the first one at spawn.
+    sizes: Vec<TerminalSize>,
+    modes: TerminalModes,
+}
+
+impl TerminalControl for FakeTerminal {
+    fn resize(&self, size: TerminalSize) -> io::Result<()> {
+        lock(&self.state).sizes.push(size);
+        Ok(())
+    }
+
+    fn modes(&self) -> io::Result<TerminalModes> {
+        Ok(lock(&self.state).modes)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -181,6 +231,8 @@ struct ChildState {
     input: Vec<u8>,
     /// The manager closed standard input.
     input_closed: bool,
+    /// The test says it is blocked reading its input.
+    blocked_on_input: bool,
 }
 
 impl FakeProcess {
@@ -268,6 +320,29 @@ impl FakeProcess {
         lock(&self.shared.state).signals.clone()
     }
 
+    /// Every size its terminal had, in order (the spawn size first); empty
+    /// without a terminal.
+    pub fn terminal_sizes(&self) -> Vec<TerminalSize> {
+        self.shared
+            .terminal
+            .as_ref()
+            .map(|terminal| lock(&terminal.state).sizes.clone())
+            .unwrap_or_default()
+    }
+
+    /// Sets the modes its terminal reports (canonical with echo at first).
+    pub fn set_terminal_modes(&self, modes: TerminalModes) {
+        if let Some(terminal) = &self.shared.terminal {
+            lock(&terminal.state).modes = modes;
+        }
+    }
+
+    /// Says whether the child is blocked reading its input (its terminal, or
+    /// its standard input pipe), as the kernel would show.
+    pub fn set_blocked_on_input(&self, blocked: bool) {
+        lock(&self.shared.state).blocked_on_input = blocked;
+    }
+
     /// What was written to the child's standard input, and whether it was
     /// closed.
     pub fn input(&self) -> (Vec<u8>, bool) {
@@ -314,7 +389,8 @@ impl ExecChild for FakeChild {
 
     fn take_stdin(&self) -> Option<InputWriter> {
         let mut taken = lock(&self.stdin_taken);
-        if *taken || !self.process.shared.spec.stdin {
+        let spec = &self.process.shared.spec;
+        if *taken || !(spec.stdin || spec.terminal.is_some()) {
             return None;
         }
         *taken = true;
@@ -345,6 +421,20 @@ impl ExecChild for FakeChild {
             });
         }
         Ok(())
+    }
+
+    fn terminal(&self) -> Option<Arc<dyn TerminalControl>> {
+        self.process
+            .shared
+            .terminal
+            .clone()
+            .map(|terminal| terminal as Arc<dyn TerminalControl>)
+    }
+
+    fn blocked_on_input(&self) -> Option<u32> {
+        lock(&self.process.shared.state)
+            .blocked_on_input
+            .then_some(self.process.shared.pid)
     }
 
     async fn wait(&self) -> Result<ChildExit, WaitError> {

@@ -10,6 +10,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 mod journal;
 mod subreaper;
+mod terminal;
 
 /// Held by tests that leave descendants running after their shell exits:
 /// the subreaper test stops every adopted orphan in this process, which

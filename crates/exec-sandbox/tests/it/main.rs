@@ -14,14 +14,14 @@ mod fake;
 use std::path::Path;
 use std::time::Duration;
 
-use agentproc_core::exec::{ExecChild, ExecSpec, ExitStatus, Signal, SpawnError};
+use agentproc_core::exec::{ExecChild, ExecSpec, ExitStatus, Signal, SpawnError, TerminalSize};
 use agentproc_core::{Execer, ResourceLimits};
 use agentproc_exec_local::LocalExecer;
 use agentproc_exec_sandbox::{
     CgroupKind, CgroupMode, Niceness, OomScoreAdj, Rlimits, SandboxChild, SandboxConfig,
     SandboxExecer,
 };
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 /// Whether the host can do `what`; when it cannot, a skip (or, with
 /// `AGENTPROC_REQUIRE_CGROUPS` set, a failure).
@@ -483,6 +483,58 @@ async fn a_real_memory_limit_reports_the_oom_kill() {
     let output = output_of(&child).await;
     let exit = child.wait().await.expect("wait");
     assert!(exit.oom_killed, "{exit:?} {output}");
+    sandbox.shutdown(Duration::from_secs(5)).await;
+}
+
+/// A terminal child gets the same confinement: its cgroups, niceness; its
+/// terminal, input and input-wait detection come through the sandbox.
+#[tokio::test]
+async fn a_terminal_child_is_confined_like_any_other() {
+    let sandbox = sandbox(SandboxConfig {
+        niceness: Niceness::Absolute(7),
+        ..SandboxConfig::default()
+    });
+    assert!(sandbox.supports_terminal());
+    let mut spec = sh("stty size; cut -d' ' -f19 /proc/$$/stat; read x; echo \"got $x\"");
+    spec.terminal = Some(TerminalSize::new(31, 97).expect("size"));
+    let child = sandbox.spawn_sandboxed(&spec).expect("spawn");
+    let pid = child.pid().expect("pid");
+    // The shell reads once it has printed the rest: a wait on the kernel's
+    // state, polled (the deadline only guards against a hang).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while child.blocked_on_input() != Some(pid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the shell never waited for input"
+        );
+        tokio::task::yield_now().await;
+    }
+    let modes = child
+        .terminal()
+        .expect("a terminal")
+        .modes()
+        .expect("modes");
+    assert!(modes.canonical && modes.echo, "{modes:?}");
+    if host_can("use cgroups", sandbox.cgroup_kind() != CgroupKind::None) {
+        let dirs = child.cgroup_dirs();
+        assert!(!dirs.is_empty());
+        for dir in &dirs {
+            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).expect("procs");
+            assert!(
+                procs.lines().any(|line| line == pid.to_string()),
+                "{pid} not in {}: {procs}",
+                dir.display()
+            );
+        }
+    }
+    let mut input = child.take_stdin().expect("the terminal's input");
+    input.write_all(b"go\n").await.expect("type");
+    // On a terminal, lines end in \r\n and input is echoed.
+    assert_eq!(output_of(&child).await, "31 97\r\n7\r\ngo\r\ngot go\r\n");
+    assert_eq!(
+        child.wait().await.expect("wait").status,
+        ExitStatus::Exited(0)
+    );
     sandbox.shutdown(Duration::from_secs(5)).await;
 }
 

@@ -1,0 +1,170 @@
+//! `run -t` and `attach`: the local terminal joined to a process's remote
+//! terminal, as `docker run -it` and `docker attach` do. The local terminal
+//! goes into raw mode (restored on every way out: a drop guard, which also
+//! runs on errors and panics); keystrokes go to `POST /{id}/input`, window
+//! size changes to `POST /{id}/resize`, and the output comes live from the
+//! stream. Ctrl-] detaches and leaves the process running.
+
+use std::io::Write;
+use std::os::fd::AsFd;
+
+use anyhow::Context as _;
+use serde_json::{Value, json};
+use tokio::io::AsyncReadExt;
+
+use crate::client::Client;
+
+/// The byte of Ctrl-], which detaches.
+pub const DETACH: u8 = 0x1d;
+
+/// How a session ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// The process exited: its `exit` event.
+    Exited(Value),
+    /// The user detached; the process runs on.
+    Detached,
+}
+
+/// The local terminal in raw mode; restored when dropped.
+pub struct RawMode {
+    saved: rustix::termios::Termios,
+}
+
+impl RawMode {
+    /// Puts standard input's terminal into raw mode; `None` when standard
+    /// input is not a terminal (then input is passed on as it comes).
+    ///
+    /// # Errors
+    /// When the terminal's modes cannot be read or set.
+    pub fn enter() -> anyhow::Result<Option<Self>> {
+        let stdin = std::io::stdin();
+        if !rustix::termios::isatty(stdin.as_fd()) {
+            return Ok(None);
+        }
+        let saved = rustix::termios::tcgetattr(stdin.as_fd())
+            .context("cannot read the terminal's modes")?;
+        let mut raw = saved.clone();
+        raw.make_raw();
+        rustix::termios::tcsetattr(stdin.as_fd(), rustix::termios::OptionalActions::Now, &raw)
+            .context("cannot put the terminal into raw mode")?;
+        Ok(Some(Self { saved }))
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = rustix::termios::tcsetattr(
+            std::io::stdin().as_fd(),
+            rustix::termios::OptionalActions::Now,
+            &self.saved,
+        );
+    }
+}
+
+/// The local terminal's size as `{"rows", "cols"}`, when there is one.
+pub fn local_size() -> Option<Value> {
+    let size = rustix::termios::tcgetwinsize(std::io::stdout().as_fd())
+        .or_else(|_| rustix::termios::tcgetwinsize(std::io::stdin().as_fd()))
+        .ok()?;
+    (size.ws_row > 0 && size.ws_col > 0).then(|| json!({"rows": size.ws_row, "cols": size.ws_col}))
+}
+
+/// Joins the local terminal to process `id` from log offset `cursor` until
+/// it exits or the user detaches.
+///
+/// # Errors
+/// When the server cannot be reached or the stream breaks.
+pub async fn session(client: &Client, id: &str, cursor: u64) -> anyhow::Result<Ended> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut resized = signal(SignalKind::window_change())?;
+    let stream = client
+        .open(&format!(
+            "{}/{id}/stream?cursor={cursor}",
+            crate::commands::PROCESSES
+        ))
+        .await?;
+    let mut body = stream.into_body();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut stdin = tokio::io::stdin();
+    let mut keys = [0u8; 4096];
+    let mut stdin_open = true;
+    loop {
+        tokio::select! {
+            frame = http_body_util::BodyExt::frame(&mut body) => {
+                let Some(frame) = frame else {
+                    anyhow::bail!("the stream ended before the process exited (the server stopped?)");
+                };
+                let frame = frame.context("the stream from the server broke (did the server stop?)")?;
+                let Ok(data) = frame.into_data() else { continue; };
+                pending.extend_from_slice(&data);
+                while let Some(end) = pending.windows(2).position(|pair| pair == b"\n\n") {
+                    let event: Vec<u8> = pending.drain(..end + 2).collect();
+                    let (kind, data) = crate::commands::parse_event(&String::from_utf8_lossy(&event));
+                    let Some(data) = data else { continue };
+                    let value: Value = serde_json::from_str(&data).context("a stream event is not JSON")?;
+                    match kind.as_deref() {
+                        Some("output") => {
+                            let mut out = std::io::stdout().lock();
+                            out.write_all(value["output"].as_str().unwrap_or_default().as_bytes())?;
+                            out.flush()?;
+                        }
+                        Some("exit") => return Ok(Ended::Exited(value)),
+                        Some("error") => anyhow::bail!(
+                            "the stream failed: {}",
+                            value["message"].as_str().unwrap_or("unknown error")
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+            read = stdin.read(&mut keys), if stdin_open => {
+                let read = read.context("reading the keyboard")?;
+                if read == 0 {
+                    // Input ended (not a terminal): the rest is output.
+                    stdin_open = false;
+                    continue;
+                }
+                let typed = &keys[..read];
+                let (typed, detach) = match typed.iter().position(|byte| *byte == DETACH) {
+                    Some(at) => (&typed[..at], true),
+                    None => (typed, false),
+                };
+                if !typed.is_empty() {
+                    let text = String::from_utf8_lossy(typed);
+                    client
+                        .post(&format!("{}/{id}/input", crate::commands::PROCESSES), &json!({"text": text}))
+                        .await?;
+                }
+                if detach {
+                    return Ok(Ended::Detached);
+                }
+            }
+            _ = resized.recv() => {
+                if let Some(size) = local_size() {
+                    // A process that just exited has no terminal to resize.
+                    let _ = client
+                        .post(&format!("{}/{id}/resize", crate::commands::PROCESSES), &size)
+                        .await;
+                }
+            }
+        }
+    }
+}
+
+/// Draws a screen answer (`GET /{id}/screen`) on the local terminal: the
+/// starting point of an attach.
+pub fn draw(screen: &Value) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(b"\x1b[H\x1b[2J")?;
+    let lines: Vec<&str> = screen["lines"]
+        .as_array()
+        .map(|lines| lines.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    out.write_all(lines.join("\r\n").as_bytes())?;
+    let row = screen["cursor"]["row"].as_u64().unwrap_or(0) + 1;
+    let col = screen["cursor"]["col"].as_u64().unwrap_or(0) + 1;
+    write!(out, "\x1b[{row};{col}H")?;
+    out.flush()?;
+    Ok(())
+}
