@@ -21,6 +21,8 @@ enum Step {
     },
     /// The tidy checks, run in this process.
     Tidy,
+    /// Every example of [`EXAMPLES`], run.
+    Examples,
 }
 
 impl Step {
@@ -29,6 +31,7 @@ impl Step {
         match self {
             Self::Cargo { name, .. } => name,
             Self::Tidy => "tidy",
+            Self::Examples => "examples",
         }
     }
 }
@@ -63,7 +66,37 @@ const STEPS: &[Step] = &[
         args: &["doc", "--workspace", "--no-deps", "--all-features"],
         env: &[("RUSTDOCFLAGS", "-D warnings")],
     },
+    Step::Cargo {
+        name: "doc (no features)",
+        args: &["doc", "--workspace", "--no-deps"],
+        env: &[("RUSTDOCFLAGS", "-D warnings")],
+    },
+    Step::Examples,
+    Step::Cargo {
+        name: "publish (dry run)",
+        // Every library crate and the binary package and build as
+        // crates.io would have them; nothing is uploaded.
+        args: &[
+            "publish",
+            "--workspace",
+            "--dry-run",
+            "--allow-dirty",
+            "--exclude",
+            "xtask",
+        ],
+        env: &[],
+    },
     Step::Tidy,
+];
+
+/// The embedding examples (`crates/agent-bin/examples`, linked from the
+/// README), each run to completion: they assert what they show.
+const EXAMPLES: &[&str] = &[
+    "ten_lines",
+    "custom_executor",
+    "sandbox_custom",
+    "http_under_prefix",
+    "manual_clock_test",
 ];
 
 /// Runs every step of [`STEPS`] from `root`, stopping at the first failure.
@@ -118,6 +151,21 @@ fn run_step(root: &Path, step: &Step) -> anyhow::Result<()> {
         Step::Tidy => {
             println!("==> tidy (in-process)");
             tidy::run(root)
+        }
+        Step::Examples => {
+            for example in EXAMPLES {
+                let command_line = format!("cargo run -q -p agentproc --example {example}");
+                println!("==> examples: {command_line}");
+                let status = Command::new(cargo())
+                    .args(["run", "-q", "-p", "agentproc", "--example", example])
+                    .current_dir(root)
+                    .status()
+                    .with_context(|| format!("could not start `{command_line}`"))?;
+                if !status.success() {
+                    bail!("`{command_line}` failed ({status})");
+                }
+            }
+            Ok(())
         }
     }
 }

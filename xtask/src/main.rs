@@ -6,12 +6,18 @@
 //! - `cargo xtask tidy`: only the repository invariants, see [`tidy`];
 //! - `cargo xtask bench [--quick] [--markdown]`: the benchmarks, see [`bench`](mod@bench);
 //! - `cargo xtask fuzz-api [--max-examples N]`: schemathesis against a real
-//!   server, see [`fuzz_api`].
+//!   server, see [`fuzz_api`];
+//! - `cargo xtask mcp-check`: the official MCP Python SDK against the real
+//!   binary, see [`mcp_check`];
+//! - `cargo xtask ui-check` and `cargo xtask screenshots`: the web page in a
+//!   real browser (Playwright and Debian's Chromium), see [`ui_check`].
 
 mod bench;
 mod ci;
 mod fuzz_api;
+mod mcp_check;
 mod tidy;
+mod ui_check;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -38,6 +44,20 @@ commands:
           document: no undocumented status, no server error, every
           response as the document describes it
           options: --max-examples N (per operation and phase; default 100)
+  mcp-check
+          drive the real binary with the official MCP Python SDK
+          (installed from PyPI into target/mcp-check/venv): agentproc mcp
+          over stdio (embedded, two at once, --server) and /mcp of
+          agentproc serve over Streamable HTTP
+  ui-check
+          test the web page (/ui) in a real browser: pytest and Playwright
+          (pinned, from PyPI, in target/ui-check/venv) drive Debian's
+          Chromium (/usr/bin/chromium) against real `agentproc serve`s,
+          with and without a token
+          options: anything else goes to pytest (e.g. -k kill -v)
+  screenshots
+          the web page's main views, light and dark, 1280 and 420 px wide,
+          as PNGs in docs/ui/ (same harness as ui-check)
   help    print this message";
 
 fn main() -> ExitCode {
@@ -57,6 +77,9 @@ fn main() -> ExitCode {
             Ok(options) => fuzz_api::run(&workspace_root(), options),
             Err(error) => Err(error),
         },
+        Some("mcp-check") if args.len() == 1 => mcp_check::run(&workspace_root()),
+        Some("ui-check") => ui_check::check(&workspace_root(), &args[1..]),
+        Some("screenshots") if args.len() == 1 => ui_check::screenshots(&workspace_root()),
         Some(_) => {
             eprintln!("xtask: unknown command or arguments: {}\n", args.join(" "));
             eprintln!("{USAGE}");

@@ -49,6 +49,36 @@ pub enum Command {
     /// Print the OpenAPI 3.1 document of the HTTP API (the one served at
     /// /api/openapi.json).
     Openapi,
+    /// Serve MCP (the Model Context Protocol) on standard input and output,
+    /// for an agent's host (Claude Code, Codex, …): tools to run and follow
+    /// commands, over a process manager of its own (stopped when standard
+    /// input closes), or with --server over a running `agentproc serve`.
+    Mcp(McpArgs),
+}
+
+/// `agentproc mcp`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct McpArgs {
+    /// Act for a running `agentproc serve` instead of running processes
+    /// here: http://HOST:PORT or unix:/path. Processes are then shared with
+    /// the HTTP API and the CLI, and outlive this session.
+    #[arg(long, env = "AGENTPROC_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+
+    /// The bearer token of that server, when it requires one.
+    #[arg(long, env = "AGENTPROC_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Without --server: read configuration from this TOML file (over the
+    /// built-in defaults and /etc/agentproc/config.toml), as `serve` does.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Without --server: the working directory of commands that name none
+    /// [default: the configured workdir, else the directory agentproc mcp
+    /// starts in].
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
 }
 
 /// How the client commands reach the server.

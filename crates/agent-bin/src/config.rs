@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use agentproc_api_http::{ApiConfig, BearerToken};
 use agentproc_core::ResourceLimits;
-use agentproc_exec_sandbox::{CgroupMode, Niceness, OomScoreAdj, Rlimits, SandboxConfig};
+use agentproc_exec_sandbox::{
+    CgroupMode, IsolationConfig, Niceness, OomScoreAdj, Rlimits, SandboxConfig,
+};
 use anyhow::bail;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -79,6 +81,9 @@ pub const KEYS: &[&str] = &[
     "sandbox_max_memory_high_bytes",
     "sandbox_max_cpu_cores",
     "sandbox_max_pids",
+    "isolation_default",
+    "isolation_minimum",
+    "env_deny",
 ];
 
 /// Every key, as merged from the layers, before validation.
@@ -156,6 +161,13 @@ pub struct RawConfig {
     sandbox_max_memory_high_bytes: Option<u64>,
     sandbox_max_cpu_cores: f64,
     sandbox_max_pids: u64,
+    /// `""`, `"workspace"` or a table (`network`, `write`, `read`, `deny`).
+    isolation_default: serde_json::Value,
+    /// The same.
+    isolation_minimum: serde_json::Value,
+    /// Patterns (`*` matches anything) of variables children do not
+    /// inherit: a list, or a comma-separated string.
+    env_deny: StringList,
 }
 
 /// Validated settings, one part per consumer.
@@ -185,6 +197,61 @@ pub struct Settings {
     pub executor: ExecutorSettings,
     /// The audit log, when one is configured.
     pub audit: Option<crate::audit::AuditSettings>,
+    /// Patterns of variables children do not inherit (see `default.toml`).
+    pub env_deny: Vec<String>,
+}
+
+/// A list given as a list, or as one comma-separated string (environment
+/// variables can only be strings).
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(untagged)]
+pub enum StringList {
+    /// `["a", "b"]`.
+    List(Vec<String>),
+    /// `"a,b"`.
+    Text(String),
+}
+
+impl Default for StringList {
+    fn default() -> Self {
+        Self::List(Vec::new())
+    }
+}
+
+impl StringList {
+    fn items(&self) -> Vec<String> {
+        match self {
+            Self::List(items) => items.clone(),
+            Self::Text(text) => text.split(',').map(str::to_owned).collect(),
+        }
+        .into_iter()
+        .map(|item| item.trim().to_owned())
+        .filter(|item| !item.is_empty())
+        .collect()
+    }
+}
+
+/// Whether `name` matches `pattern`, where `*` matches any run of
+/// characters (case-sensitive, as variable names are).
+pub fn env_pattern_matches(pattern: &str, name: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let (first, rest) = match parts.split_first() {
+        Some(split) => split,
+        None => return name.is_empty(),
+    };
+    let Some(mut remaining) = name.strip_prefix(first) else {
+        return false;
+    };
+    let Some((last, middle)) = rest.split_last() else {
+        return remaining.is_empty();
+    };
+    for part in middle {
+        match remaining.find(part) {
+            Some(at) => remaining = &remaining[at + part.len()..],
+            None => return false,
+        }
+    }
+    remaining.ends_with(last) && remaining.len() >= last.len()
 }
 
 /// Where the API listens.
@@ -367,6 +434,18 @@ fn describe(error: figment::Error) -> anyhow::Error {
     anyhow::anyhow!("invalid configuration: {}", lines.join("; "))
 }
 
+/// `isolation_default` or `isolation_minimum`: none (`""`), `"workspace"`,
+/// or a table, read as a start's `isolation` is.
+fn isolation_setting(
+    value: &serde_json::Value,
+) -> Result<Option<agentproc_core::exec::IsolationRequest>, String> {
+    match value {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::String(text) if text.is_empty() || text == "none" => Ok(None),
+        value => agentproc_api_http::parse_isolation(Some(value)),
+    }
+}
+
 impl RawConfig {
     /// The executor and, for the sandbox, its policy.
     fn executor_settings(
@@ -441,7 +520,26 @@ impl RawConfig {
                 cpu_millicores: cores("sandbox_max_cpu_cores", self.sandbox_max_cpu_cores)?,
                 pids: pids("sandbox_max_pids", self.sandbox_max_pids)?,
             },
+            isolation: IsolationConfig {
+                default: isolation_setting(&self.isolation_default)
+                    .map_err(|problem| invalid("isolation_default", problem))?,
+                minimum: isolation_setting(&self.isolation_minimum)
+                    .map_err(|problem| invalid("isolation_minimum", problem))?,
+                ..IsolationConfig::default()
+            },
         };
+        if (config.isolation.default.is_some() || config.isolation.minimum.is_some())
+            && self.executor != "sandbox"
+        {
+            return Err(invalid(
+                if config.isolation.default.is_some() {
+                    "isolation_default"
+                } else {
+                    "isolation_minimum"
+                },
+                "isolation needs the sandbox executor (executor = \"sandbox\")".to_owned(),
+            ));
+        }
         for (key, default, max) in [
             (
                 "sandbox_memory_bytes",
@@ -611,6 +709,7 @@ impl RawConfig {
         };
         Ok(Settings {
             audit,
+            env_deny: self.env_deny.items(),
             executor,
             listen,
             workdir: Some(self.workdir).filter(|dir| !dir.as_os_str().is_empty()),

@@ -12,4 +12,5 @@ pub mod config;
 pub mod http;
 pub mod interactive;
 pub mod logging;
+pub mod mcp;
 pub mod serve;

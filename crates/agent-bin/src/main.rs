@@ -10,6 +10,10 @@ use agentproc::serve::{HostEnv, Signals, serve};
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Descriptors a launcher left open must not reach the commands we run.
+    if let Err(error) = agentproc_exec_local::close_inherited_descriptors_on_exec() {
+        eprintln!("agentproc: cannot protect inherited descriptors: {error}");
+    }
     let cli = Cli::parse();
     let client_command = |command: std::pin::Pin<
         Box<dyn std::future::Future<Output = anyhow::Result<u8>>>,
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
         Command::Kill(args) => client_command(Box::pin(agentproc::commands::kill(args))),
         Command::Wait(args) => client_command(Box::pin(agentproc::commands::wait(args))),
         Command::Attach(args) => client_command(Box::pin(agentproc::commands::attach(args))),
+        Command::Mcp(args) => mcp(args),
         Command::Openapi => {
             print!("{}", agentproc_api_http::openapi::document_json());
             ExitCode::SUCCESS
@@ -74,6 +79,44 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// `agentproc mcp`: logs on standard error only (standard output is the
+/// protocol's).
+fn mcp(args: agentproc::cli::McpArgs) -> ExitCode {
+    let loaded = agentproc::mcp::load_settings(&args, Path::new(SYSTEM_CONFIG));
+    // With --server only the log settings matter, and a configuration
+    // meant for servers must not stop a client.
+    let log = loaded.as_ref().map_or_else(
+        |_| agentproc::mcp::default_log(),
+        |settings| settings.log.clone(),
+    );
+    let settings = match (args.server.is_some(), loaded) {
+        (true, _) => None,
+        (false, Ok(settings)) => Some(settings),
+        (false, Err(error)) => {
+            eprintln!("agentproc: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(error) = agentproc::logging::init(&log) {
+        eprintln!("agentproc: {error:#}");
+        return ExitCode::FAILURE;
+    }
+    let Some(runtime) = runtime(tokio::runtime::Builder::new_multi_thread()) else {
+        return ExitCode::FAILURE;
+    };
+    let outcome = runtime.block_on(agentproc::mcp::run(args, settings, HostEnv::from_process()));
+    // A read of standard input may still wait on a blocking thread (after
+    // a signal): do not wait for it.
+    runtime.shutdown_background();
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("agentproc: {error:#}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use agentproc_api_http::{ApiState, router};
+use agentproc_api_http::{ApiState, router_with};
 use agentproc_core::clock::SystemClock;
 use agentproc_core::exec::{Env, ExecSpec, Execer};
 use agentproc_core::log::{LogConfig, LogStore};
@@ -94,103 +94,27 @@ impl HostEnv {
 /// # Errors
 /// When the address cannot be bound or the server fails.
 pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyhow::Result<()> {
-    // Three descriptors per running process (output pipe, pidfd, log
-    // segment; stdin when asked), plus connections and cgroup files.
-    let wanted = settings.limits.max_running as u64 * 4 + 1024;
-    match agentproc_exec_local::raise_open_file_limit(wanted) {
-        Ok(limit) if limit < wanted => tracing::warn!(
-            limit,
-            wanted,
-            "the open file limit is low for max_running; raise the hard limit (ulimit -Hn)"
-        ),
-        Ok(limit) => tracing::debug!(limit, "open file limit"),
-        Err(error) => tracing::warn!(%error, "cannot raise the open file limit"),
-    }
     let state_dir = settings
         .state_dir
         .clone()
         .or(host.state_dir.clone())
         .context("no state directory: set state_dir, or HOME or XDG_STATE_HOME")?;
-    let (journal, reclaimed) = Journal::open(&state_dir)?;
-    for entry in &reclaimed {
-        tracing::warn!(
-            kind = ?entry.kind,
-            id = entry.id,
-            killed = ?entry.killed,
-            "stopped processes a previous agentproc left running"
-        );
-    }
     let output_dir = settings
         .output_dir
         .clone()
         .unwrap_or_else(|| state_dir.join("output"));
-    let logs = if settings.output_max_bytes_per_process == 0 {
-        tracing::info!("full output logs are off (output_max_bytes_per_process = 0)");
-        None
-    } else {
-        let logs = LogStore::open(LogConfig {
-            dir: output_dir.clone(),
-            max_bytes_per_process: settings.output_max_bytes_per_process,
-            max_total_bytes: settings.output_max_total_bytes,
-        })
-        .with_context(|| format!("cannot use the output directory {}", output_dir.display()))?;
-        Some(logs)
-    };
-    let subreaper = Subreaper::install(Some(Arc::clone(&journal)))
-        .context("cannot become the subreaper of child processes")?;
+    let Built { manager, journal } =
+        build_manager(&settings, host, &state_dir, &output_dir).await?;
     let listener =
-        bind(&settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;
+        bind(&settings.listen).with_context(|| {
+            format!(
+                "cannot listen on {} (another agentproc there? run a second one with --listen ADDR and its own AGENTPROC_STATE_DIR, and point the CLI at it with --server or AGENTPROC_SERVER)",
+                settings.listen
+            )
+        })?;
     let address = listener
         .address()
         .context("cannot read the bound address")?;
-
-    // Resolved once, with agentproc's own PATH (as Go's exec.Command does),
-    // so a request's env cannot change which shell runs.
-    let shell = find_program(&settings.shell, host.vars.get(&OsString::from("PATH")))
-        .with_context(|| format!("the shell {:?} was not found in PATH", settings.shell))?;
-    tracing::debug!(shell = %shell.display(), "shell");
-    let workdir = match &settings.workdir {
-        Some(dir) => Some(
-            std::path::absolute(dir)
-                .with_context(|| format!("cannot make the workdir {} absolute", dir.display()))?,
-        ),
-        None => None,
-    };
-    if let Some(dir) = workdir.as_ref().filter(|dir| !dir.is_dir()) {
-        tracing::warn!(
-            workdir = %dir.display(),
-            "the configured workdir is not a directory: processes start in the home directory until it is"
-        );
-    }
-    let local = LocalExecer::default()
-        .with_journal(Arc::clone(&journal))
-        .with_subreaper(subreaper);
-    let executor = executor(&settings.executor, host.coder_priority, local)?;
-    if executor.kind() == "sandbox" {
-        self_test(executor.as_ref(), &shell, &host.vars).await?;
-    }
-    let manager = Manager::new(
-        ManagerConfig {
-            shell: shell.into_os_string(),
-            default_workdir: workdir,
-            home_dir: host.home,
-            base_env: host.vars,
-            env_hook: None,
-            reap_after: settings.limits.reap_after,
-            token_reap_after: settings.limits.token_reap_after,
-            pipe_drain_grace: settings.limits.pipe_drain_grace,
-            shutdown_grace: settings.limits.shutdown_grace,
-            deadline_grace: settings.limits.deadline_grace,
-            max_running: settings.limits.max_running,
-            max_running_per_chat: settings.limits.max_running_per_chat,
-            max_retained: settings.limits.max_retained,
-            logs,
-            stdin_timeout: settings.limits.stdin_timeout,
-            input_settle: settings.limits.input_settle,
-        },
-        executor,
-        Arc::new(SystemClock),
-    );
     let audit = match &settings.audit {
         Some(audit) => {
             tracing::info!(path = %audit.path.display(), "audit log");
@@ -198,7 +122,12 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
         }
         None => None,
     };
-    let app = router(ApiState::with_config(manager.clone(), settings.api.clone()));
+    let stopping = CancellationToken::new();
+    let mcp = crate::mcp::http_router(&manager, &settings, stopping.child_token());
+    let app = router_with(
+        ApiState::with_config(manager.clone(), settings.api.clone()),
+        mcp,
+    );
     // The agent view's BPE takes a moment to build: do it now, off the
     // request path (a view asked for meanwhile waits for it, no longer).
     let _ = std::thread::Builder::new()
@@ -226,7 +155,6 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
         "agentproc listening"
     );
 
-    let stopping = CancellationToken::new();
     let header_timeout = settings.api.request_read_timeout;
     let (mut server, socket_file) = match listener {
         Bound::Tcp(listener) => {
@@ -292,6 +220,157 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
     }
     tracing::info!("agentproc stopped");
     Ok(())
+}
+
+/// A manager as `serve` and `mcp` run it, with its crash-recovery journal.
+#[derive(Debug)]
+pub struct Built {
+    /// The manager.
+    pub manager: Manager,
+    /// Its journal (cleared by a clean `close`).
+    pub journal: Arc<Journal>,
+}
+
+/// Builds the manager the settings describe: the open-file limit raised,
+/// the journal in `state_dir` (stopping what a crashed instance left
+/// running), full logs in `output_dir`, the subreaper, the shell resolved
+/// with agentproc's own `PATH`, and the executor (the sandbox checked by a
+/// test command).
+///
+/// # Errors
+/// When the state or output directory is in use or unusable, the shell is
+/// missing, or the executor cannot be set up.
+pub async fn build_manager(
+    settings: &Settings,
+    host: HostEnv,
+    state_dir: &Path,
+    output_dir: &Path,
+) -> anyhow::Result<Built> {
+    // Three descriptors per running process (output pipe, pidfd, log
+    // segment; stdin when asked), plus connections and cgroup files.
+    let wanted = settings.limits.max_running as u64 * 4 + 1024;
+    match agentproc_exec_local::raise_open_file_limit(wanted) {
+        Ok(limit) if limit < wanted => tracing::warn!(
+            limit,
+            wanted,
+            "the open file limit is low for max_running; raise the hard limit (ulimit -Hn)"
+        ),
+        Ok(limit) => tracing::debug!(limit, "open file limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open file limit"),
+    }
+    let (journal, reclaimed) = Journal::open(state_dir)?;
+    for entry in &reclaimed {
+        tracing::warn!(
+            kind = ?entry.kind,
+            id = entry.id,
+            killed = ?entry.killed,
+            "stopped processes a previous agentproc left running"
+        );
+    }
+    let logs = if settings.output_max_bytes_per_process == 0 {
+        tracing::info!("full output logs are off (output_max_bytes_per_process = 0)");
+        None
+    } else {
+        let logs = LogStore::open(LogConfig {
+            dir: output_dir.to_path_buf(),
+            max_bytes_per_process: settings.output_max_bytes_per_process,
+            max_total_bytes: settings.output_max_total_bytes,
+        })
+        .with_context(|| format!("cannot use the output directory {}", output_dir.display()))?;
+        Some(logs)
+    };
+    let subreaper = Subreaper::install(Some(Arc::clone(&journal)))
+        .context("cannot become the subreaper of child processes")?;
+    // Resolved once, with agentproc's own PATH (as Go's exec.Command does),
+    // so a request's env cannot change which shell runs.
+    let shell = find_program(&settings.shell, host.vars.get(&OsString::from("PATH")))
+        .with_context(|| format!("the shell {:?} was not found in PATH", settings.shell))?;
+    tracing::debug!(shell = %shell.display(), "shell");
+    let workdir = match &settings.workdir {
+        Some(dir) => Some(
+            std::path::absolute(dir)
+                .with_context(|| format!("cannot make the workdir {} absolute", dir.display()))?,
+        ),
+        None => None,
+    };
+    if let Some(dir) = workdir.as_ref().filter(|dir| !dir.is_dir()) {
+        tracing::warn!(
+            workdir = %dir.display(),
+            "the configured workdir is not a directory: processes start in the home directory until it is"
+        );
+    }
+    let local = LocalExecer::default()
+        .with_journal(Arc::clone(&journal))
+        .with_subreaper(subreaper);
+    let mut executor_settings = settings.executor.clone();
+    if let ExecutorSettings::Sandbox(config) = &mut executor_settings {
+        // What isolated commands must never reach: agentproc's own state,
+        // the logs of other commands, its socket, its audit log.
+        let isolation = &mut config.isolation;
+        isolation.home = host.home.clone();
+        isolation.bwrap = agentproc_exec_sandbox::isolation::find_bwrap(
+            host.vars
+                .get(&OsString::from("PATH"))
+                .map(OsString::as_os_str),
+        );
+        // The configured state directory too: `agentproc mcp` instances
+        // keep theirs (and their logs) inside it.
+        let base_state = settings.state_dir.clone().or(host.state_dir.clone());
+        isolation.always_deny = [Some(state_dir), Some(output_dir)]
+            .into_iter()
+            .flatten()
+            .map(Path::to_path_buf)
+            .chain(base_state)
+            .chain(match &settings.listen {
+                crate::config::ListenAddr::Unix(path) => Some(path.clone()),
+                crate::config::ListenAddr::Tcp(_) => None,
+            })
+            .chain(settings.audit.as_ref().map(|audit| audit.path.clone()))
+            .collect();
+        if (isolation.default.is_some() || isolation.minimum.is_some()) && isolation.bwrap.is_none()
+        {
+            anyhow::bail!(
+                "isolation is configured (isolation_default or isolation_minimum), but bubblewrap (bwrap) is not in PATH: install the bubblewrap package"
+            );
+        }
+    }
+    let executor = executor(&executor_settings, host.coder_priority, local)?;
+    if executor.kind() == "sandbox" {
+        self_test(executor.as_ref(), &shell, &host.vars).await?;
+    }
+    let mut base_env = host.vars;
+    if !settings.env_deny.is_empty() {
+        base_env.retain(|name, _| {
+            let name = name.to_string_lossy();
+            !settings
+                .env_deny
+                .iter()
+                .any(|pattern| crate::config::env_pattern_matches(pattern, &name))
+        });
+    }
+    let manager = Manager::new(
+        ManagerConfig {
+            shell: shell.into_os_string(),
+            default_workdir: workdir,
+            home_dir: host.home,
+            base_env,
+            env_hook: None,
+            reap_after: settings.limits.reap_after,
+            token_reap_after: settings.limits.token_reap_after,
+            pipe_drain_grace: settings.limits.pipe_drain_grace,
+            shutdown_grace: settings.limits.shutdown_grace,
+            deadline_grace: settings.limits.deadline_grace,
+            max_running: settings.limits.max_running,
+            max_running_per_chat: settings.limits.max_running_per_chat,
+            max_retained: settings.limits.max_retained,
+            logs,
+            stdin_timeout: settings.limits.stdin_timeout,
+            input_settle: settings.limits.input_settle,
+        },
+        executor,
+        Arc::new(SystemClock),
+    );
+    Ok(Built { manager, journal })
 }
 
 /// A bound listener.

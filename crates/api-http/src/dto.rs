@@ -57,6 +57,14 @@ pub(crate) struct StartProcessRequest {
     #[serde(default)]
     #[schema(value_type = Option<TtyRequest>)]
     pub(crate) tty: Option<serde_json::Value>,
+    /// Confine the command (sandbox executor with bubblewrap): `"workspace"`
+    /// (no network, write the workdir and a private `/tmp`, secrets
+    /// denied) or `{"network", "write", "read", "deny"}`. It may tighten the
+    /// operator's minimum, never loosen it. Absent: the configured default
+    /// (none unless the operator set one).
+    #[serde(default)]
+    #[schema(value_type = Option<crate::isolation::IsolationRequestDoc>)]
+    pub(crate) isolation: Option<serde_json::Value>,
 }
 
 impl StartProcessRequest {
@@ -70,6 +78,7 @@ impl StartProcessRequest {
         "stdin",
         "limits",
         "tty",
+        "isolation",
     ];
 
     /// The terminal asked for, or a message saying what is wrong.
@@ -287,6 +296,9 @@ pub(crate) struct StartProcessResponse {
     pid: Option<u32>,
     /// When it started, in Unix seconds.
     started_at_unix: i64,
+    /// The isolation applied to it, when it is isolated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    isolation: Option<crate::isolation::AppliedDto>,
 }
 
 impl From<Started> for StartProcessResponse {
@@ -295,6 +307,11 @@ impl From<Started> for StartProcessResponse {
             id: started.info.id.to_string(),
             started: !started.attached,
             attached: started.attached,
+            isolation: started
+                .info
+                .isolation
+                .as_ref()
+                .map(crate::isolation::AppliedDto::from),
             client_token: started.info.client_token,
             pid: started.info.pid,
             started_at_unix: unix_seconds(started.info.started_at),
@@ -444,6 +461,10 @@ pub(crate) struct ProcessInfoDto {
     /// The client token of its start.
     #[serde(skip_serializing_if = "Option::is_none")]
     client_token: Option<String>,
+    /// The chat that started it (its `Coder-Chat-Id`), lower-case
+    /// hyphenated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chat_id: Option<String>,
     /// Its deadline.
     #[serde(skip_serializing_if = "Option::is_none")]
     timeout_ms: Option<u64>,
@@ -453,6 +474,9 @@ pub(crate) struct ProcessInfoDto {
     /// Its terminal's current size, when it runs on one.
     #[serde(skip_serializing_if = "Option::is_none")]
     tty: Option<TerminalSizeDto>,
+    /// The isolation applied to it, when it is isolated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    isolation: Option<crate::isolation::AppliedDto>,
     #[serde(flatten)]
     input: InputStateDto,
     #[serde(flatten)]
@@ -507,9 +531,14 @@ impl From<ProcessInfo> for ProcessInfoDto {
             started_at_unix: unix_seconds(info.started_at),
             exited_at_unix: info.exit.as_ref().map(|exit| unix_seconds(exit.exited_at)),
             pid: info.pid,
+            chat_id: info.chat_id.map(|chat| chat.to_string()),
             timeout_ms: info.timeout.map(millis),
             limits: LimitsDto::of(info.limits),
             tty: info.terminal.map(TerminalSizeDto::from),
+            isolation: info
+                .isolation
+                .as_ref()
+                .map(crate::isolation::AppliedDto::from),
             input: InputStateDto::of(&info),
             exit: ExitDto::from(info.exit.as_ref()),
             client_token: info.client_token,

@@ -56,6 +56,28 @@ struct Executor {
     /// Problems found at startup.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<String>,
+    /// Per-command isolation, for executors that offer it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    isolation: Option<IsolationReport>,
+}
+
+/// What the executor can do to isolate commands.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct IsolationReport {
+    /// The mechanisms a policy is enforced with (empty when isolation is
+    /// unavailable here).
+    mechanisms: Vec<&'static str>,
+    /// Why isolation is unavailable here, when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unavailable: Option<String>,
+    /// The policy of starts that name none (`"workspace"` or a policy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    default: Option<serde_json::Value>,
+    /// The floor no start may go below.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    minimum: Option<serde_json::Value>,
 }
 
 /// Liveness and version.
@@ -89,6 +111,18 @@ pub(crate) async fn healthz(State(state): State<ApiState>) -> Response {
                 max_limits: LimitsDto::of(report.max_limits),
                 settings: report.settings.into_iter().collect(),
                 warnings: report.warnings,
+                isolation: report.isolation.map(|isolation| IsolationReport {
+                    mechanisms: isolation.mechanisms,
+                    unavailable: isolation.unavailable,
+                    default: isolation
+                        .default
+                        .as_ref()
+                        .map(crate::isolation::request_value),
+                    minimum: isolation
+                        .minimum
+                        .as_ref()
+                        .map(crate::isolation::request_value),
+                }),
             },
         },
     )

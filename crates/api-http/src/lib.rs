@@ -20,6 +20,7 @@ mod dto;
 mod error;
 mod extract;
 mod health;
+mod isolation;
 mod json;
 mod metrics;
 mod middleware;
@@ -28,6 +29,9 @@ mod output;
 mod processes;
 pub mod quote;
 mod terminal;
+mod ui;
+
+pub use isolation::parse as parse_isolation;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -126,6 +130,8 @@ pub struct ApiState {
     pub metrics: Arc<Metrics>,
     /// When the server started (for `/healthz`'s uptime).
     pub started: std::time::Instant,
+    /// The web page's login sessions.
+    pub(crate) sessions: Arc<ui::Sessions>,
 }
 
 impl ApiState {
@@ -142,6 +148,7 @@ impl ApiState {
             manager,
             config,
             started: std::time::Instant::now(),
+            sessions: Arc::default(),
         }
     }
 }
@@ -159,6 +166,7 @@ pub fn router_with(state: ApiState, extra: Router) -> Router {
     let max_body_bytes = state.config.max_body_bytes;
     let request_read_timeout = state.config.request_read_timeout;
     let metrics = Arc::clone(&state.metrics);
+    let token_required = state.config.token.is_some();
     Router::new()
         .route("/healthz", axum::routing::get(health::healthz))
         .route("/metrics", axum::routing::get(metrics::metrics))
@@ -167,6 +175,7 @@ pub fn router_with(state: ApiState, extra: Router) -> Router {
             axum::routing::get(openapi::openapi_json),
         )
         .nest("/api/v0/processes", processes::routes())
+        .merge(ui::routes())
         .with_state(state.clone())
         .merge(extra)
         .fallback(middleware::route_not_found)
@@ -179,7 +188,10 @@ pub fn router_with(state: ApiState, extra: Router) -> Router {
             state,
             middleware::require_token,
         ))
-        .layer(axum::middleware::from_fn(middleware::refuse_cross_origin))
+        .layer(axum::middleware::from_fn_with_state(
+            token_required,
+            middleware::refuse_cross_origin,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(
             request_read_timeout,

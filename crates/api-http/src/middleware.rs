@@ -95,24 +95,85 @@ impl Drop for AccessEntry {
 /// Refuses requests a browser sends on behalf of another site.
 ///
 /// agentproc runs commands; a web page must not be able to make a
-/// developer's browser post to it. Browsers mark such requests with
-/// `Origin` or `Sec-Fetch-Site`; Coder's Go client and curl send neither.
-pub(crate) async fn refuse_cross_origin(request: Request, next: Next) -> Response {
-    let headers = request.headers();
-    let cross_site = headers
-        .get("sec-fetch-site")
-        .is_some_and(|site| site != "same-origin" && site != "none");
-    if headers.contains_key(header::ORIGIN) || cross_site {
+/// developer's browser post to it. Browsers mark their requests with
+/// `Origin` or `Sec-Fetch-Site`; Coder's Go client and curl send neither,
+/// and pass. A browser request passes only when it comes from agentproc's
+/// own page: `Sec-Fetch-Site` absent, `same-origin` or `none`, and `Origin`
+/// absent or the request's own origin (`http://` or `https://` and its
+/// `Host`). Without a token (`token_required` false) its `Host` must also
+/// be an IP address or `localhost`: a DNS rebinding attack makes the
+/// attacker's page same-origin with agentproc under the attacker's own host
+/// name, and only the name tells it apart.
+pub(crate) async fn refuse_cross_origin(
+    axum::extract::State(token_required): axum::extract::State<bool>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(reason) = foreign_browser_request(request.headers(), token_required) {
         return ApiError::new(
             StatusCode::FORBIDDEN,
             "Cross-origin requests are not allowed.",
         )
-        .with_detail(
-            "agentproc refuses requests carrying an Origin or a cross-site Sec-Fetch-Site header",
-        )
+        .with_detail(reason)
         .into_response();
     }
     next.run(request).await
+}
+
+/// Why a browser request does not come from agentproc's own page, or `None`
+/// when it does (or is not a browser's).
+fn foreign_browser_request(
+    headers: &axum::http::HeaderMap,
+    token_required: bool,
+) -> Option<&'static str> {
+    let site = headers.get("sec-fetch-site");
+    let origin = headers.get(header::ORIGIN);
+    if site.is_none() && origin.is_none() {
+        return None;
+    }
+    if site.is_some_and(|site| site != "same-origin" && site != "none") {
+        return Some(
+            "agentproc refuses requests a browser sends for another site (Sec-Fetch-Site)",
+        );
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .unwrap_or_default();
+    if let Some(origin) = origin {
+        let origin = origin.as_bytes();
+        let own = [b"http://".as_slice(), b"https://"].iter().any(|scheme| {
+            origin.len() == scheme.len() + host.len()
+                && origin.starts_with(scheme)
+                && origin[scheme.len()..].eq_ignore_ascii_case(host.as_bytes())
+        });
+        if host.is_empty() || !own {
+            return Some("agentproc refuses requests whose Origin is not its own");
+        }
+    }
+    if !token_required && !names_this_machine(host) {
+        return Some(
+            "without a token, agentproc's page must be opened at an IP address or localhost (DNS rebinding guard)",
+        );
+    }
+    None
+}
+
+/// Whether a `Host` value is an IP address or `localhost` (or a name under
+/// `.localhost`, which browsers resolve to loopback themselves), with or
+/// without a port.
+fn names_this_machine(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((v6, _)) => return v6.parse::<std::net::Ipv6Addr>().is_ok(),
+            None => return false,
+        },
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    name.parse::<std::net::Ipv4Addr>().is_ok()
+        || name == "localhost"
+        || name.ends_with(".localhost")
 }
 
 /// Refuses a body whose announced `Content-Length` is over the limit before
@@ -198,9 +259,10 @@ impl http_body::Body for DeadlineBody {
     }
 }
 
-/// Refuses requests without the configured bearer token (when one is
-/// configured), except for `/healthz`. The answer never says which part was
-/// wrong.
+/// Refuses requests without the configured bearer token or a session of the
+/// web page (when a token is configured), except for `/healthz` and the
+/// page's own open paths (the page, its assets, login and logout). The
+/// answer never says which part was wrong.
 pub(crate) async fn require_token(
     axum::extract::State(state): axum::extract::State<crate::ApiState>,
     request: Request,
@@ -209,20 +271,14 @@ pub(crate) async fn require_token(
     let Some(token) = &state.config.token else {
         return next.run(request).await;
     };
-    if request.uri().path() == "/healthz" {
+    let path = request.uri().path();
+    if path == "/healthz" || crate::ui::is_open(path) {
         return next.run(request).await;
     }
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| {
-            let value = value.as_bytes();
-            let scheme = value.get(..7)?;
-            // RFC 6750: the scheme, one or more spaces, the token.
-            let token = value[7..].trim_ascii_start();
-            scheme.eq_ignore_ascii_case(b"bearer ").then_some(token)
-        });
-    if presented.is_some_and(|presented| token.matches(presented)) {
+    let presented = bearer(request.headers());
+    if presented.is_some_and(|presented| token.matches(presented))
+        || state.sessions.accepts(request.headers(), Instant::now())
+    {
         return next.run(request).await;
     }
     let mut response =
@@ -232,6 +288,16 @@ pub(crate) async fn require_token(
         axum::http::HeaderValue::from_static("Bearer"),
     );
     response
+}
+
+/// The token of an `Authorization: Bearer <token>` header (the scheme in
+/// any case).
+pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<&[u8]> {
+    let value = headers.get(header::AUTHORIZATION)?.as_bytes();
+    let scheme = value.get(..7)?;
+    // RFC 6750: the scheme, one or more spaces, the token.
+    let token = value[7..].trim_ascii_start();
+    scheme.eq_ignore_ascii_case(b"bearer ").then_some(token)
 }
 
 /// Turns a panic in a handler into a 500 envelope instead of a dropped
@@ -272,4 +338,120 @@ pub(crate) async fn route_not_found() -> ApiError {
 /// 405 for a known path with the wrong method.
 pub(crate) async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.")
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue};
+
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(name, value)| {
+                (
+                    axum::http::HeaderName::from_static(name),
+                    HeaderValue::from_static(value),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn clients_that_are_not_browsers_pass() {
+        assert_eq!(foreign_browser_request(&headers(&[]), false), None);
+        let host = headers(&[("host", "evil.example")]);
+        assert_eq!(foreign_browser_request(&host, false), None);
+    }
+
+    #[test]
+    fn the_page_s_own_requests_pass() {
+        for pairs in [
+            &[
+                ("host", "127.0.0.1:4242"),
+                ("origin", "http://127.0.0.1:4242"),
+            ][..],
+            &[
+                ("host", "localhost:4242"),
+                ("origin", "http://LOCALHOST:4242"),
+                ("sec-fetch-site", "same-origin"),
+            ],
+            &[("host", "[::1]:4242"), ("sec-fetch-site", "same-origin")],
+            &[("host", "app.localhost:80"), ("sec-fetch-site", "none")],
+            &[
+                ("host", "10.1.2.3:4242"),
+                ("origin", "https://10.1.2.3:4242"),
+            ],
+        ] {
+            assert_eq!(
+                foreign_browser_request(&headers(pairs), false),
+                None,
+                "{pairs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn requests_for_another_site_are_refused() {
+        for pairs in [
+            &[
+                ("host", "127.0.0.1:4242"),
+                ("origin", "http://127.0.0.1:8080"),
+            ][..],
+            &[("host", "127.0.0.1:4242"), ("origin", "null")],
+            &[("origin", "http://127.0.0.1:4242")],
+            &[("host", "127.0.0.1:4242"), ("sec-fetch-site", "same-site")],
+            &[
+                ("host", "127.0.0.1:4242"),
+                ("origin", "http://127.0.0.1:4242"),
+                ("sec-fetch-site", "cross-site"),
+            ],
+            &[
+                ("host", "127.0.0.1:4242"),
+                ("origin", "ftp://127.0.0.1:4242"),
+            ],
+        ] {
+            assert!(
+                foreign_browser_request(&headers(pairs), true).is_some(),
+                "{pairs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn without_a_token_a_browser_must_name_the_machine_not_a_domain() {
+        // DNS rebinding: the attacker's name now points at 127.0.0.1.
+        let rebound = headers(&[
+            ("host", "evil.example:4242"),
+            ("origin", "http://evil.example:4242"),
+            ("sec-fetch-site", "same-origin"),
+        ]);
+        assert!(foreign_browser_request(&rebound, false).is_some());
+        // With a token, the attacker's origin has no session and no token.
+        assert_eq!(foreign_browser_request(&rebound, true), None);
+    }
+
+    #[test]
+    fn host_names_of_this_machine() {
+        for host in [
+            "localhost",
+            "LOCALHOST.:1",
+            "a.localhost",
+            "127.0.0.1:9",
+            "[::1]:1",
+            "[fe80::1]",
+        ] {
+            assert!(names_this_machine(host), "{host}");
+        }
+        for host in [
+            "",
+            "evil.example",
+            "localhost.evil.example",
+            "[::1",
+            "127.0.0.1.nip.io:80",
+        ] {
+            assert!(!names_this_machine(host), "{host}");
+        }
+    }
 }

@@ -40,6 +40,9 @@ use crate::error::Envelope;
         crate::terminal::screen,
         crate::processes::signal,
         crate::processes::token_status,
+        crate::ui::session,
+        crate::ui::login,
+        crate::ui::logout,
         crate::health::healthz,
         crate::metrics::metrics,
         openapi_json,
@@ -52,6 +55,8 @@ use crate::error::Envelope;
         (name = "output", description = "Output beyond the snapshot: cursor reads, waits, live streams, search, line ranges, standard input."),
         (name = "terminal", description = "Processes on a pseudo-terminal (`tty`): input with named keys, window size, the rendered screen."),
         (name = "operations", description = "Health, metrics and this document."),
+        (name = "ui", description = "The web page's session (`GET /ui` serves the page itself): a browser's `EventSource` cannot send `Authorization`, so the page trades the token for an `HttpOnly` session cookie the API also accepts."),
+        (name = "ui", description = "The web page's session (`GET /ui` serves the page itself): a browser's `EventSource` cannot send `Authorization`, so the page trades the token for an `HttpOnly` session cookie the API also accepts."),
     )
 )]
 struct ApiDoc;
@@ -59,6 +64,19 @@ struct ApiDoc;
 /// The OpenAPI document.
 pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
+}
+
+/// The OpenAPI document of the router mounted under `base` (as with
+/// `Router::nest(base, router(state))`): every path prefixed with it.
+pub fn document_with_base(base: &str) -> utoipa::openapi::OpenApi {
+    let base = base.trim_end_matches('/');
+    let mut document = document();
+    let paths = std::mem::take(&mut document.paths.paths);
+    document.paths.paths = paths
+        .into_iter()
+        .map(|(path, item)| (format!("{base}{path}"), item))
+        .collect();
+    document
 }
 
 /// The OpenAPI document as served: pretty JSON with a final newline.
@@ -356,6 +374,17 @@ fn until_schema() -> Object {
         .build()
 }
 
+/// `GET /list` parameters.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct ListParams {
+    /// The most processes to return: absent or 0 means `list_limit`
+    /// (default 10, Coder's); larger values are cut to 1000 (or to
+    /// `list_limit` when that is larger).
+    limit: Option<u64>,
+}
+
 /// `GET /{id}/stream` parameters.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -397,7 +426,27 @@ pub(crate) struct LinesParams {
 mod tests {
     use super::*;
 
-    /// Every route the router serves is described, and nothing else.
+    /// Every route the router serves is described, and nothing else (but
+    /// the web page and its assets, `/` and `/ui`, which are HTML, not API).
+    #[test]
+    fn a_base_path_prefixes_every_path() {
+        let document = document_with_base("/agentproc/");
+        assert!(!document.paths.paths.is_empty());
+        assert!(
+            document
+                .paths
+                .paths
+                .keys()
+                .all(|path| path.starts_with("/agentproc/"))
+        );
+        assert!(
+            document
+                .paths
+                .paths
+                .contains_key("/agentproc/api/v0/processes/start")
+        );
+    }
+
     #[test]
     fn the_document_lists_every_route() {
         let document = document();
@@ -421,6 +470,7 @@ mod tests {
             routes,
             [
                 "GET /api/openapi.json",
+                "GET /api/ui/session",
                 "GET /api/v0/processes/list",
                 "GET /api/v0/processes/tokens/{token}",
                 "GET /api/v0/processes/{id}/lines",
@@ -430,6 +480,8 @@ mod tests {
                 "GET /api/v0/processes/{id}/stream",
                 "GET /healthz",
                 "GET /metrics",
+                "POST /api/ui/login",
+                "POST /api/ui/logout",
                 "POST /api/v0/processes/start",
                 "POST /api/v0/processes/{id}/input",
                 "POST /api/v0/processes/{id}/resize",

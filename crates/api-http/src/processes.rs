@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use agentproc_core::exec::SpawnError;
+use agentproc_core::exec::{Capability, SpawnError};
 use agentproc_core::manager::{InvalidStart, SignalProcessError, StartError};
 use agentproc_core::{Signal, StartRequest};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -22,7 +22,7 @@ use crate::dto::{
 use crate::error::{ApiError, Envelope};
 use crate::extract::{RawId, RawSegment, read_body};
 use crate::json;
-use crate::openapi::{ChatHeaders, ProcessIdPath};
+use crate::openapi::{ChatHeaders, ListParams, ProcessIdPath};
 use crate::quote::go_quote;
 
 pub(crate) fn routes() -> Router<ApiState> {
@@ -74,6 +74,8 @@ pub(crate) async fn start(
     }
     let limits = request.limits.validate().map_err(ApiError::bad_request)?;
     let terminal = request.terminal().map_err(ApiError::bad_request)?;
+    let isolation =
+        crate::isolation::parse(request.isolation.as_ref()).map_err(ApiError::bad_request)?;
     let request = StartRequest {
         command: request.command,
         workdir: Some(request.workdir).filter(|dir| !dir.is_empty()),
@@ -85,6 +87,7 @@ pub(crate) async fn start(
         stdin: request.stdin,
         limits,
         terminal,
+        isolation,
     };
     let started = state.manager.start(request).await.map_err(start_error)?;
     Ok(json::respond(
@@ -119,6 +122,16 @@ fn start_error(error: StartError) -> ApiError {
         }
         // So are limits above the maximum or that this host cannot enforce.
         StartError::Spawn(SpawnError::Refused { reason }) => ApiError::bad_request(reason),
+        StartError::Spawn(SpawnError::Unsupported { capability, .. }) => {
+            ApiError::bad_request(match capability {
+                Capability::Limits => {
+                    "Resource limits need the sandbox executor (executor = \"sandbox\"); this agentproc runs commands without limits."
+                }
+                Capability::Isolation => {
+                    "Isolation needs the sandbox executor (executor = \"sandbox\"); this agentproc runs commands without isolation."
+                }
+            })
+        }
         // A server condition that may pass (a full disk): worth a retry.
         error @ StartError::Spawn(SpawnError::Unrecorded { .. }) => {
             failed(StatusCode::SERVICE_UNAVAILABLE).with_detail(error.to_string())
@@ -152,26 +165,53 @@ fn start_error(error: StartError) -> ApiError {
     }
 }
 
+/// The most processes `GET /list?limit=N` returns (or `list_limit`, when
+/// that is larger).
+pub(crate) const MAX_LIST_LIMIT: usize = 1000;
+
 /// Lists processes.
 ///
-/// Running ones first (oldest first), then exited ones (most recent first),
-/// up to the list limit; with a chat id, only the chat's own and its
-/// descendant chats'.
+/// Running ones first, then exited ones, newest start first in each, up to
+/// the list limit (`limit`, else `list_limit`); with a chat id, only the
+/// chat's own.
 #[utoipa::path(
     get,
     path = "/api/v0/processes/list",
     tag = "processes",
-    params(ChatHeaders),
-    responses((status = 200, description = "The processes.", body = ListProcessesResponse))
+    params(ChatHeaders, ListParams),
+    responses(
+        (status = 200, description = "The processes.", body = ListProcessesResponse),
+        (status = 400, description = "`limit` is not a non-negative integer.", body = Envelope),
+    )
 )]
-pub(crate) async fn list(State(state): State<ApiState>, chat: Chat) -> Response {
+pub(crate) async fn list(
+    State(state): State<ApiState>,
+    chat: Chat,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let asked = crate::output::Query::parse(query.as_deref()).number("limit")?;
+    let limit = list_limit(asked, state.config.list_limit);
     let processes = state
         .manager
-        .list(chat.id(), state.config.list_limit)
+        .list(chat.id(), limit)
         .into_iter()
         .map(ProcessInfoDto::from)
         .collect();
-    json::respond(StatusCode::OK, &ListProcessesResponse { processes })
+    Ok(json::respond(
+        StatusCode::OK,
+        &ListProcessesResponse { processes },
+    ))
+}
+
+/// The number of processes to list: `asked` (absent or 0: `configured`),
+/// at most [`MAX_LIST_LIMIT`] or `configured`, whichever is larger.
+fn list_limit(asked: Option<u64>, configured: usize) -> usize {
+    match asked {
+        None | Some(0) => configured,
+        Some(asked) => usize::try_from(asked)
+            .unwrap_or(usize::MAX)
+            .min(MAX_LIST_LIMIT.max(configured)),
+    }
 }
 
 /// Signals a process's whole group.
@@ -278,4 +318,19 @@ pub(crate) async fn token_status(
         Err(_) => state.manager.token_status("", chat.id()),
     };
     json::respond(StatusCode::OK, &TokenStatusResponse::from(status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_list_limit_defaults_to_the_configured_one_and_is_capped() {
+        assert_eq!(list_limit(None, 10), 10);
+        assert_eq!(list_limit(Some(0), 10), 10);
+        assert_eq!(list_limit(Some(3), 10), 3);
+        assert_eq!(list_limit(Some(500), 10), 500);
+        assert_eq!(list_limit(Some(u64::MAX), 10), MAX_LIST_LIMIT);
+        assert_eq!(list_limit(Some(5000), 2000), 2000);
+    }
 }

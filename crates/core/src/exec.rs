@@ -44,6 +44,10 @@ pub struct ExecSpec {
     /// Give the child a pipe as standard input (else `/dev/null`). Ignored
     /// when [`ExecSpec::terminal`] is set: the terminal is its input.
     pub stdin: bool,
+    /// Confine the child's authority (network, filesystem): executors that
+    /// cannot refuse the spec ([`SpawnError::Refused`]), never ignore it.
+    /// `None`: the executor's default policy, if it has one.
+    pub isolation: Option<IsolationRequest>,
     /// Run the child on a new pseudo-terminal of this size: it leads a new
     /// session whose controlling terminal is the terminal's slave, which is
     /// also its standard input, output and error; the output stream is what
@@ -122,6 +126,79 @@ pub trait TerminalControl: Send + Sync + fmt::Debug {
     /// # Errors
     /// When the terminal is gone.
     fn modes(&self) -> io::Result<TerminalModes>;
+}
+
+/// How much network a confined command gets, from the strictest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NetworkAccess {
+    /// None at all: no interface, and no sockets but Unix ones.
+    None,
+    /// A loopback interface of its own: servers it starts are reachable
+    /// from inside, nothing outside is.
+    Loopback,
+    /// The host's network.
+    Host,
+}
+
+impl NetworkAccess {
+    /// The wire name: `none`, `loopback` or `host`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Loopback => "loopback",
+            Self::Host => "host",
+        }
+    }
+}
+
+/// What a confined command may read.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ReadAccess {
+    /// Everything not denied.
+    All,
+    /// Only these roots (plus the system directories every program needs,
+    /// which the executor documents), and the writable roots.
+    Only(Vec<PathBuf>),
+}
+
+/// A per-command isolation policy. Paths as a request gives them may be
+/// relative (to the working directory) or start with `~` (the home
+/// directory); an executor resolves them, and reports absolute ones.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Isolation {
+    /// The network it gets.
+    pub network: NetworkAccess,
+    /// Roots it may write (everything else is read-only); a private `/tmp`
+    /// is always writable.
+    pub write: Vec<PathBuf>,
+    /// What it may read.
+    pub read: ReadAccess,
+    /// Paths it may neither read nor write (nor list, where the mechanism
+    /// allows), even inside readable or writable roots.
+    pub deny: Vec<PathBuf>,
+}
+
+/// The isolation a start asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum IsolationRequest {
+    /// `"workspace"`: no network, write the working directory and a private
+    /// `/tmp`, read everything else, and deny the usual secret locations
+    /// (`~/.ssh`, `~/.aws`, …; the executor documents the list).
+    Workspace,
+    /// An explicit policy.
+    Policy(Isolation),
+}
+
+/// The isolation an executor applied to a child: the policy with every path
+/// resolved, and the mechanisms that enforce it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedIsolation {
+    /// What enforces it, e.g. `bubblewrap`, `user-namespace`,
+    /// `mount-namespace`, `network-namespace`, `pid-namespace`, `seccomp`,
+    /// `no_new_privs`.
+    pub mechanisms: Vec<&'static str>,
+    /// The effective policy, paths absolute.
+    pub policy: Isolation,
 }
 
 /// Per-process resource limits, enforced by executors that can (the sandbox
@@ -299,6 +376,15 @@ pub enum SpawnError {
         /// A sentence a person understands, naming the limit.
         reason: String,
     },
+    /// The executor cannot do what the spec asks: the request must change,
+    /// or the embedder's choice of executor. Nothing ran.
+    #[error("the {executor} executor cannot {capability}")]
+    Unsupported {
+        /// The executor's kind.
+        executor: &'static str,
+        /// What it cannot do.
+        capability: Capability,
+    },
     /// The process could not be recorded where a restart after a crash
     /// would find it (the crash-recovery journal), so it was stopped at
     /// once instead of running unprotected.
@@ -323,6 +409,24 @@ pub enum SpawnError {
         /// `source`: error chains would print it twice).
         error: io::Error,
     },
+}
+
+/// Something a spec may ask that not every executor can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    /// Enforce [`ResourceLimits`].
+    Limits,
+    /// Apply an isolation policy ([`ExecSpec::isolation`]).
+    Isolation,
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Limits => "enforce resource limits",
+            Self::Isolation => "isolate commands",
+        })
+    }
 }
 
 /// A signal could not be delivered.
@@ -397,6 +501,73 @@ pub trait Execer: Send + Sync + fmt::Debug + 'static {
     }
 }
 
+/// An executor that changes each spec, then hands it to another one;
+/// everything else (kind, report, terminals, shutdown) is the inner
+/// executor's. A decorator is then only the change it makes:
+///
+/// ```
+/// use std::sync::Arc;
+/// use agentproc_core::exec::{Execer, MapSpec};
+/// # fn wrap(local: Arc<dyn Execer>) -> Arc<dyn Execer> {
+/// // Every command at lower priority, with one more variable, logged.
+/// Arc::new(MapSpec::new(local, |spec| {
+///     let mut spec = spec.clone();
+///     spec.args.splice(0..0, ["-n".into(), "10".into(), spec.program.clone()]);
+///     spec.program = "nice".into();
+///     spec.env.insert("BUILD_MODE".into(), "agent".into());
+///     eprintln!("spawning {:?}", spec.args);
+///     spec
+/// }))
+/// # }
+/// ```
+pub struct MapSpec<F> {
+    inner: std::sync::Arc<dyn Execer>,
+    map: F,
+}
+
+impl<F> MapSpec<F>
+where
+    F: Fn(&ExecSpec) -> ExecSpec + Send + Sync + 'static,
+{
+    /// Spawns through `inner` with each spec changed by `map`.
+    pub fn new(inner: std::sync::Arc<dyn Execer>, map: F) -> Self {
+        Self { inner, map }
+    }
+}
+
+impl<F> fmt::Debug for MapSpec<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MapSpec")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> Execer for MapSpec<F>
+where
+    F: Fn(&ExecSpec) -> ExecSpec + Send + Sync + 'static,
+{
+    fn spawn(&self, spec: &ExecSpec) -> Result<Box<dyn ExecChild>, SpawnError> {
+        self.inner.spawn(&(self.map)(spec))
+    }
+
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+
+    fn report(&self) -> ExecutorReport {
+        self.inner.report()
+    }
+
+    fn supports_terminal(&self) -> bool {
+        self.inner.supports_terminal()
+    }
+
+    fn shutdown(&self, grace: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        self.inner.shutdown(grace)
+    }
+}
+
 /// What an executor applies to the processes it starts (see
 /// [`Execer::report`]). Plain data, rendered by the HTTP API.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -419,6 +590,23 @@ pub struct ExecutorReport {
     /// Things an operator should know (for example, limits are off because
     /// the cgroup filesystem is read-only).
     pub warnings: Vec<String>,
+    /// Per-command isolation, for executors that offer it.
+    pub isolation: Option<IsolationReport>,
+}
+
+/// What an executor can do to isolate commands (see
+/// [`ExecutorReport::isolation`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IsolationReport {
+    /// The mechanisms it uses when a policy applies (empty when it cannot
+    /// isolate on this host).
+    pub mechanisms: Vec<&'static str>,
+    /// Why it cannot isolate here, when it cannot.
+    pub unavailable: Option<String>,
+    /// The policy applied to starts that name none.
+    pub default: Option<IsolationRequest>,
+    /// The floor no start may go below.
+    pub minimum: Option<IsolationRequest>,
 }
 
 impl ExecutorReport {
@@ -462,6 +650,11 @@ pub trait ExecChild: Send + Sync + fmt::Debug + 'static {
     /// executor's defaults); empty when the executor enforces none.
     fn limits(&self) -> ResourceLimits {
         ResourceLimits::default()
+    }
+
+    /// The isolation applied to this child, if any.
+    fn isolation(&self) -> Option<AppliedIsolation> {
+        None
     }
 
     /// The child's terminal, when it was spawned with one

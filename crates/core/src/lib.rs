@@ -11,14 +11,24 @@
 //!   `agentproc-exec-sandbox`, behind [`Execer`]);
 //! - know about HTTP or JSON (that is `agentproc-api-http`; nothing here is
 //!   `Serialize`);
-//! - read configuration, environment variables or CLI flags (that is the
-//!   `agentproc` binary, which passes plain values in);
+//! - read configuration or CLI flags (that is the `agentproc` binary, which
+//!   passes plain values in). The one thing it reads from its environment
+//!   is what [`ManagerConfig::default`] starts from: the process's own
+//!   variables (see [`manager::inherited_env`]) and `$HOME`, so a manager
+//!   built with defaults behaves like the binary's;
 //! - read the real clock directly: all time comes from the injected
 //!   [`Clock`].
 //!
-//! With the `test-support` feature it also exports [`testing`]: a
-//! [`ManualClock`](testing::ManualClock), a scripted
-//! [`FakeExecer`](testing::FakeExecer), and mockall mocks of the traits.
+//! With the `test-support` feature it also exports the `testing` module
+//! (documented when that feature is on): a `ManualClock`, a scripted
+//! `FakeExecer`, and mockall mocks of the traits with `mock_execer` giving
+//! harmless lifecycle defaults. Add it as a dev-dependency:
+//! `agentproc-core = { version = "0.1", features = ["test-support"] }`.
+
+/// Re-exported: implementing [`ExecChild`] needs it.
+pub use async_trait::async_trait;
+/// Re-exported: chat ids and process ids are UUIDs.
+pub use uuid::Uuid;
 
 pub mod buffer;
 pub mod clock;

@@ -10,7 +10,9 @@ use std::time::{Duration, SystemTime};
 use uuid::Uuid;
 
 use crate::buffer::Truncation;
-use crate::exec::{ResourceLimits, ResourceUsage, TerminalSize};
+use crate::exec::{
+    AppliedIsolation, IsolationRequest, ResourceLimits, ResourceUsage, TerminalSize,
+};
 
 /// A process id: a random (version 4) UUID.
 ///
@@ -114,6 +116,10 @@ pub struct StartRequest {
     /// Run it on a pseudo-terminal of this size (its input is then the
     /// terminal: `Manager::send_input`, `Manager::write_stdin`).
     pub terminal: Option<TerminalSize>,
+    /// Confine its network and filesystem (the executor applies its default
+    /// when `None`, and refuses what it cannot enforce or what goes below
+    /// its floor).
+    pub isolation: Option<IsolationRequest>,
 }
 
 impl StartRequest {
@@ -242,6 +248,8 @@ pub struct ProcessInfo {
     pub exit: Option<ExitInfo>,
     /// Its terminal's current size, when it runs on one.
     pub terminal: Option<TerminalSize>,
+    /// The isolation applied to it, when the executor isolates it.
+    pub isolation: Option<AppliedIsolation>,
     /// It has stopped and waits for input: quiet for the settle time and
     /// blocked reading its terminal or standard input (as the kernel
     /// shows). Only ever set while it runs.

@@ -62,8 +62,8 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use agentproc_core::exec::{
-    ChildExit, ExecChild, ExecSpec, Execer, InputWriter, OutputReader, Signal, SignalError,
-    SpawnError, TerminalControl, TerminalSize, WaitError,
+    Capability, ChildExit, ExecChild, ExecSpec, Execer, InputWriter, OutputReader, Signal,
+    SignalError, SpawnError, TerminalControl, TerminalSize, WaitError,
 };
 use async_trait::async_trait;
 use nix::sys::signal::{Signal as NixSignal, killpg};
@@ -135,11 +135,59 @@ impl LocalExecer {
     }
 }
 
+/// An executor that spawns with a [`Command`] the caller may customise
+/// (`pre_exec` steps), producing a [`LocalChild`]: what an executor that
+/// confines processes in the child before `exec` (the sandbox) can wrap.
+/// [`LocalExecer`] is one; a decorator of it (changing specs, logging)
+/// implements this by delegating, and can then be sandboxed too.
+pub trait CommandSpawner: Send + Sync + fmt::Debug + 'static {
+    /// Spawns `spec`, letting `customize` adjust the command first.
+    ///
+    /// # Errors
+    /// When nothing could be started; see [`SpawnError`].
+    fn spawn_command(
+        &self,
+        spec: &ExecSpec,
+        customize: &mut dyn FnMut(&mut Command),
+    ) -> Result<LocalChild, SpawnError>;
+
+    /// Whether [`ExecSpec::terminal`] is honoured.
+    fn supports_terminal(&self) -> bool;
+
+    /// What is left to stop at shutdown (see [`Execer::shutdown`]).
+    fn shutdown(&self, grace: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+}
+
+impl CommandSpawner for LocalExecer {
+    fn spawn_command(
+        &self,
+        spec: &ExecSpec,
+        customize: &mut dyn FnMut(&mut Command),
+    ) -> Result<LocalChild, SpawnError> {
+        self.spawn_with(spec, customize)
+    }
+
+    fn supports_terminal(&self) -> bool {
+        true
+    }
+
+    fn shutdown(&self, grace: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        Execer::shutdown(self, grace)
+    }
+}
+
 impl Execer for LocalExecer {
     fn spawn(&self, spec: &ExecSpec) -> Result<Box<dyn ExecChild>, SpawnError> {
         if !spec.limits.is_empty() {
-            return Err(SpawnError::Refused {
-                reason: "Resource limits need the sandbox executor (executor = \"sandbox\"); this agentproc runs commands without limits.".to_owned(),
+            return Err(SpawnError::Unsupported {
+                executor: self.kind(),
+                capability: Capability::Limits,
+            });
+        }
+        if spec.isolation.is_some() {
+            return Err(SpawnError::Unsupported {
+                executor: self.kind(),
+                capability: Capability::Isolation,
             });
         }
         Ok(Box::new(self.spawn_with(spec, |_| {})?))
@@ -742,6 +790,19 @@ pub fn wait_until_dead(pids: &[u32], timeout: Duration) -> Vec<u32> {
 /// When the limits cannot be read or set.
 pub fn raise_open_file_limit(wanted: u64) -> io::Result<u64> {
     sys::raise_open_file_limit(wanted)
+}
+
+/// Marks every descriptor this process inherited beyond standard input,
+/// output and error close-on-exec, so none reaches a command it starts (a
+/// shell or service manager may start agentproc with stray descriptors
+/// open). Call it first thing in `main`, before opening anything that must
+/// be inherited (nothing of agentproc's is: its own descriptors are all
+/// close-on-exec already).
+///
+/// # Errors
+/// When the descriptors cannot be listed or changed.
+pub fn close_inherited_descriptors_on_exec() -> io::Result<()> {
+    sys::cloexec_from(3)
 }
 
 /// The conventional name of a signal number on this platform, e.g.

@@ -191,6 +191,37 @@ fn timeval(tv: libc::timeval) -> Duration {
     Duration::from_secs(secs) + Duration::from_micros(u64::from(micros))
 }
 
+/// Sets close-on-exec on every open descriptor numbered `first` or more:
+/// `close_range` with `CLOSE_RANGE_CLOEXEC` (Linux 5.11), else one by one
+/// from `/proc/self/fd`.
+pub(crate) fn cloexec_from(first: u32) -> io::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range with the CLOEXEC flag closes nothing; it only
+    // changes descriptor flags, and takes plain integers.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            libc::c_uint::try_from(first).unwrap_or(3),
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if result == 0 {
+        return Ok(());
+    }
+    let numbers: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")?
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
+        .filter(|fd: &RawFd| u32::try_from(*fd).is_ok_and(|fd| fd >= first))
+        .collect();
+    for fd in numbers {
+        // SAFETY: fcntl on a descriptor number with integer arguments; one
+        // that closed since the listing (the directory's own) just fails.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Ok(())
+}
+
 /// Raises this process's soft limit on open files to at least `wanted`
 /// (capped at the hard limit); returns the soft limit now in force.
 pub(crate) fn raise_open_file_limit(wanted: u64) -> io::Result<u64> {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use agentproc_core::ResourceLimits;
 use agentproc_core::exec::{
-    ChildExit, ExecChild, InputWriter, OutputReader, ResourceUsage, Signal, SignalError,
-    TerminalControl, WaitError,
+    AppliedIsolation, ChildExit, ExecChild, InputWriter, OutputReader, ResourceUsage, Signal,
+    SignalError, TerminalControl, WaitError,
 };
 use agentproc_exec_local::LocalChild;
 use async_trait::async_trait;
@@ -21,6 +21,7 @@ pub struct SandboxChild {
     inner: LocalChild,
     cgroup: Option<Arc<ProcessCgroup>>,
     limits: ResourceLimits,
+    isolation: Option<AppliedIsolation>,
     janitor: Arc<Janitor>,
 }
 
@@ -29,12 +30,14 @@ impl SandboxChild {
         inner: LocalChild,
         cgroup: Option<ProcessCgroup>,
         limits: ResourceLimits,
+        isolation: Option<AppliedIsolation>,
         janitor: Arc<Janitor>,
     ) -> Self {
         Self {
             inner,
             cgroup: cgroup.map(Arc::new),
             limits,
+            isolation,
             janitor,
         }
     }
@@ -64,6 +67,10 @@ impl ExecChild for SandboxChild {
 
     fn limits(&self) -> ResourceLimits {
         self.limits
+    }
+
+    fn isolation(&self) -> Option<AppliedIsolation> {
+        self.isolation.clone()
     }
 
     fn terminal(&self) -> Option<Arc<dyn TerminalControl>> {

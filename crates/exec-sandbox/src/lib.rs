@@ -19,9 +19,17 @@
 //! never ignored; a configured default that cannot be enforced fails
 //! [`SandboxExecer::new`].
 //!
+//! With an isolation policy (see [`isolation`]), a process also runs inside
+//! bubblewrap: namespaces of its own (user, mount, PID, IPC, UTS, and
+//! network unless the policy gives the host's), a read-only root with only
+//! the policy's roots writable, denied paths covered, a private `/tmp` and
+//! `/proc`, no capabilities, `no_new_privs` and a seccomp filter.
+//!
 //! What it deliberately does not do: spawning, pipes, terminals and waiting
-//! are the local executor's; filesystem or network isolation (namespaces,
-//! Landlock) is not attempted.
+//! are the local executor's; Landlock is not used (bubblewrap's mount
+//! namespace enforces the filesystem rules, and would be hindered by a
+//! Landlock domain around it); a host without bubblewrap refuses isolation
+//! rather than approximate it.
 //!
 //! Every spawn forks (a `pre_exec` step rules out `posix_spawn`), which
 //! costs more than the local executor's spawns in a large process; see
@@ -29,6 +37,7 @@
 
 pub mod cgroup;
 mod child;
+pub mod isolation;
 mod janitor;
 mod policy;
 mod sys;
@@ -42,20 +51,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentproc_core::exec::{ExecChild, ExecSpec, Execer, ExecutorReport, SpawnError};
-use agentproc_exec_local::LocalExecer;
+use agentproc_exec_local::{CommandSpawner, LocalExecer};
 
 pub use cgroup::{CgroupKind, CgroupMode, Hierarchies, SetupError};
 pub use child::SandboxChild;
+pub use isolation::IsolationConfig;
 pub use policy::{Niceness, OomScoreAdj, Rlimits, SandboxConfig};
 
 use cgroup::Cgroups;
 use janitor::Janitor;
 use policy::Resource;
 
-/// Wraps the local executor with a policy; see the crate documentation.
+/// Wraps the local executor (or any [`CommandSpawner`]: a decorator of
+/// it) with a policy; see the crate documentation.
 #[derive(Debug)]
-pub struct SandboxExecer {
-    local: LocalExecer,
+pub struct SandboxExecer<S = LocalExecer> {
+    local: S,
     config: SandboxConfig,
     cgroups: Arc<Cgroups>,
     janitor: Arc<Janitor>,
@@ -65,7 +76,7 @@ pub struct SandboxExecer {
     rlimits: Vec<(&'static str, Resource, u64)>,
 }
 
-impl SandboxExecer {
+impl<S: CommandSpawner> SandboxExecer<S> {
     /// A sandbox around `local`, with this process's cgroup hierarchies
     /// (from `/proc/self`).
     ///
@@ -73,7 +84,7 @@ impl SandboxExecer {
     /// When the configuration cannot be honoured: a required cgroup version
     /// is unusable, a default limit cannot be enforced, an rlimit is above
     /// agentproc's own hard limit.
-    pub fn new(local: LocalExecer, config: SandboxConfig) -> Result<Self, SetupError> {
+    pub fn new(local: S, config: SandboxConfig) -> Result<Self, SetupError> {
         let hierarchies = match config.cgroups {
             CgroupMode::Off => Hierarchies::default(),
             _ => Hierarchies::of_this_process().unwrap_or_else(|error| {
@@ -90,7 +101,7 @@ impl SandboxExecer {
     /// # Errors
     /// As [`SandboxExecer::new`].
     pub fn with_hierarchies(
-        local: LocalExecer,
+        local: S,
         config: SandboxConfig,
         hierarchies: &Hierarchies,
     ) -> Result<Self, SetupError> {
@@ -170,17 +181,21 @@ impl SandboxExecer {
             .effective_limits(&spec.limits)
             .map_err(refused)?;
         self.cgroups.check(&limits).map_err(refused)?;
+        let (isolated, applied) = self.isolate(spec)?;
+        let spec = isolated.as_ref().unwrap_or(spec);
         let cgroup = self
             .cgroups
             .create(&limits)
             .map_err(|(step, error)| SpawnError::Sandbox { step, error })?;
-        let result = self.spawn_in(spec, cgroup.as_ref());
+        let network = applied.as_ref().map(|applied| applied.policy.network);
+        let result = self.spawn_in(spec, cgroup.as_ref(), network);
         match result {
             // Every limit passed the check, so the cgroup enforces it.
             Ok(child) => Ok(SandboxChild::new(
                 child,
                 cgroup,
                 limits,
+                applied,
                 Arc::clone(&self.janitor),
             )),
             Err(error) => {
@@ -192,10 +207,85 @@ impl SandboxExecer {
         }
     }
 
+    /// What isolation this executor offers here.
+    fn isolation_report(&self) -> agentproc_core::exec::IsolationReport {
+        let config = &self.config.isolation;
+        let (mechanisms, unavailable) = match &config.bwrap {
+            Some(_) => (
+                isolation::mechanisms(&agentproc_core::exec::Isolation {
+                    network: agentproc_core::exec::NetworkAccess::None,
+                    write: Vec::new(),
+                    read: agentproc_core::exec::ReadAccess::All,
+                    deny: Vec::new(),
+                }),
+                None,
+            ),
+            None => (
+                Vec::new(),
+                Some("bubblewrap (bwrap) is not installed".to_owned()),
+            ),
+        };
+        agentproc_core::exec::IsolationReport {
+            mechanisms,
+            unavailable,
+            default: config.default.clone(),
+            minimum: config.minimum.clone(),
+        }
+    }
+
+    /// The spec that runs `spec` isolated (bubblewrap with the policy's
+    /// arguments, then the command), and the policy applied; `(None, None)`
+    /// when no policy applies.
+    fn isolate(
+        &self,
+        spec: &ExecSpec,
+    ) -> Result<
+        (
+            Option<ExecSpec>,
+            Option<agentproc_core::exec::AppliedIsolation>,
+        ),
+        SpawnError,
+    > {
+        let refused = |reason| SpawnError::Refused { reason };
+        let workdir = match &spec.cwd {
+            Some(dir) => dir.clone(),
+            None => std::env::current_dir().map_err(|error| SpawnError::Sandbox {
+                step: "find the working directory".to_owned(),
+                error,
+            })?,
+        };
+        let config = &self.config.isolation;
+        let Some(policy) = config
+            .effective(spec.isolation.as_ref(), &workdir)
+            .map_err(refused)?
+        else {
+            return Ok((None, None));
+        };
+        let Some(bwrap) = &config.bwrap else {
+            return Err(refused(
+                "Isolation needs bubblewrap (bwrap), which this host lacks: install the bubblewrap package.".to_owned(),
+            ));
+        };
+        let mut args = isolation::bwrap_args(&policy, &workdir).map_err(refused)?;
+        args.push("--".into());
+        args.push(spec.program.clone());
+        args.extend(spec.args.iter().cloned());
+        let isolated = ExecSpec {
+            program: bwrap.clone().into_os_string(),
+            args,
+            isolation: None,
+            ..spec.clone()
+        };
+        Ok((Some(isolated), Some(isolation::applied(policy))))
+    }
+
+    /// Spawns `spec` joining `cgroup`; `network` is set for an isolated
+    /// spec (bubblewrap), whose seccomp filter it selects.
     fn spawn_in(
         &self,
         spec: &ExecSpec,
         cgroup: Option<&cgroup::ProcessCgroup>,
+        network: Option<agentproc_core::exec::NetworkAccess>,
     ) -> Result<agentproc_exec_local::LocalChild, SpawnError> {
         let procs_files = cgroup.map(|c| c.procs_files()).unwrap_or_default();
         let mut procs = Vec::with_capacity(procs_files.len());
@@ -215,16 +305,37 @@ impl SandboxExecer {
                 step: "create a pipe".to_owned(),
                 error,
             })?;
+        // An isolated spec runs bubblewrap, which takes the filter on a
+        // descriptor.
+        let seccomp = match network {
+            Some(network) => {
+                let bytes = isolation::seccomp::filter_bytes(network).map_err(|reason| {
+                    SpawnError::Refused {
+                        reason: format!(
+                            "Isolation needs a seccomp filter, which cannot be built here: {reason}."
+                        ),
+                    }
+                })?;
+                Some(
+                    sys::filled_pipe(&bytes).map_err(|error| SpawnError::Sandbox {
+                        step: "pass the seccomp filter".to_owned(),
+                        error,
+                    })?,
+                )
+            }
+            None => None,
+        };
         let setup = Arc::new(sys::ChildSetup {
             cgroup_procs: procs,
             oom_score_adj: self.oom_score_adj,
             nice: self.nice,
             rlimits: self.rlimits.iter().map(|(_, r, v)| (*r, *v)).collect(),
             report: report_write,
+            seccomp,
         });
-        let result = self
-            .local
-            .spawn_with(spec, |command| Arc::clone(&setup).install(command));
+        let result = self.local.spawn_command(spec, &mut |command| {
+            Arc::clone(&setup).install(command);
+        });
         drop(setup);
         result.map_err(|error| match sys::read_report(&report_read) {
             Some((step, errno)) => SpawnError::Sandbox {
@@ -243,6 +354,8 @@ impl SandboxExecer {
                 self.own_oom_score_adj
             ),
             sys::STEP_NICE => format!("set niceness to {}", self.nice.unwrap_or_default()),
+            sys::STEP_NO_NEW_PRIVS => "set no_new_privs".to_owned(),
+            sys::STEP_SECCOMP_FD => "hand the seccomp filter to bubblewrap".to_owned(),
             step if step >= sys::STEP_RLIMIT => {
                 match self.rlimits.get(usize::from(step - sys::STEP_RLIMIT)) {
                     Some((name, _, value)) => format!("set {name} to {value}"),
@@ -257,7 +370,7 @@ impl SandboxExecer {
     }
 }
 
-impl Execer for SandboxExecer {
+impl<S: CommandSpawner> Execer for SandboxExecer<S> {
     fn spawn(&self, spec: &ExecSpec) -> Result<Box<dyn ExecChild>, SpawnError> {
         Ok(Box::new(self.spawn_sandboxed(spec)?))
     }
@@ -291,6 +404,7 @@ impl Execer for SandboxExecer {
             max_limits: self.config.ceiling(),
             settings,
             warnings: self.cgroups.warnings().to_vec(),
+            isolation: Some(self.isolation_report()),
         }
     }
 

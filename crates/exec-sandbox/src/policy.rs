@@ -134,6 +134,9 @@ pub struct SandboxConfig {
     /// is the maximum (a start may only lower it); where neither is set, a
     /// start may ask for any value.
     pub max_limits: ResourceLimits,
+    /// Per-command isolation (network, filesystem): the default, the floor,
+    /// and how to enforce it.
+    pub isolation: crate::isolation::IsolationConfig,
 }
 
 /// One limit of [`ResourceLimits`], by its wire name.

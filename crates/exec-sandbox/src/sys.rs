@@ -29,12 +29,18 @@ pub(crate) struct ChildSetup {
     /// Write end of a close-on-exec pipe: on failure the child writes the
     /// number of the failed step here, so the parent can say which.
     pub(crate) report: OwnedFd,
+    /// For an isolated command: the read end of a pipe holding its seccomp
+    /// filter, made bubblewrap's descriptor 3 (`--seccomp 3`); and
+    /// `no_new_privs` set first.
+    pub(crate) seccomp: Option<OwnedFd>,
 }
 
 /// Steps, as reported through [`ChildSetup::report`]: the index of the
 /// cgroup joined, or one of these.
 pub(crate) const STEP_OOM: u8 = 200;
 pub(crate) const STEP_NICE: u8 = 201;
+pub(crate) const STEP_NO_NEW_PRIVS: u8 = 202;
+pub(crate) const STEP_SECCOMP_FD: u8 = 203;
 /// Plus the rlimit's index.
 pub(crate) const STEP_RLIMIT: u8 = 210;
 
@@ -83,6 +89,29 @@ impl ChildSetup {
             // SAFETY: setrlimit reads one rlimit from a live local.
             if unsafe { libc::setrlimit(resource_id(*resource), &limit) } != 0 {
                 return self.fail(STEP_RLIMIT.saturating_add(u8::try_from(index).unwrap_or(0)));
+            }
+        }
+        if let Some(seccomp) = &self.seccomp {
+            // SAFETY: prctl with plain integer arguments.
+            if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+                return self.fail(STEP_NO_NEW_PRIVS);
+            }
+            // Last: descriptor 3 may have been one of ours (they are all
+            // close-on-exec, and no step after this one reports). dup2's
+            // copy is not close-on-exec, so bubblewrap inherits it; it reads
+            // the filter and closes it before the command runs.
+            let fd = seccomp.as_raw_fd();
+            let inherited = if fd == crate::isolation::SECCOMP_FD {
+                // dup2 onto itself would keep close-on-exec: clear it.
+                // SAFETY: fcntl on an open descriptor with integer flags.
+                unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }
+            } else {
+                // SAFETY: dup2 of an open descriptor onto a number we own
+                // here.
+                unsafe { libc::dup2(fd, crate::isolation::SECCOMP_FD) }
+            };
+            if inherited < 0 {
+                return self.fail(STEP_SECCOMP_FD);
             }
         }
         Ok(())
@@ -197,6 +226,20 @@ pub(crate) fn report_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
             .map_err(|errno| io::Error::from_raw_os_error(errno as i32))?;
     Ok((read, write))
+}
+
+/// A close-on-exec pipe holding `bytes` (small: a pipe holds 64 KiB),
+/// its write end closed; the read end for the child to hand to bubblewrap.
+pub(crate) fn filled_pipe(bytes: &[u8]) -> io::Result<OwnedFd> {
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|errno| io::Error::from_raw_os_error(errno as i32))?;
+    let mut written = 0;
+    while written < bytes.len() {
+        written += nix::unistd::write(&write, &bytes[written..])
+            .map_err(|errno| io::Error::from_raw_os_error(errno as i32))?;
+    }
+    drop(write);
+    Ok(read)
 }
 
 /// The step the child reported and its OS error number, if it reported.

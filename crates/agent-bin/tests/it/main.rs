@@ -10,6 +10,8 @@ use std::process::{Child, ChildStderr, Command, Stdio};
 
 mod agent_view;
 mod hardening;
+mod isolation;
+mod mcp;
 mod terminal;
 
 const BIN: &str = env!("CARGO_BIN_EXE_agentproc");
@@ -19,12 +21,17 @@ struct Server {
     address: SocketAddr,
     /// The rest of the log, kept open so the server never blocks on it.
     log: BufReader<ChildStderr>,
+    /// A state directory made for this server, removed with it.
+    owned_state: Option<std::path::PathBuf>,
 }
 
 /// Starts `agentproc serve` on an ephemeral port and waits for the log line
 /// that says where it listens.
 fn start_server(env: &[(&str, &str)]) -> Server {
-    start_server_in(&state_dir(), env)
+    let state = state_dir();
+    let mut server = start_server_in(&state, env);
+    server.owned_state = Some(state);
+    server
 }
 
 /// A fresh state directory, so tests never share a journal.
@@ -76,6 +83,7 @@ fn listening(mut command: Command) -> Server {
         child,
         address,
         log,
+        owned_state: None,
     }
 }
 
@@ -110,6 +118,9 @@ impl Drop for Server {
             let mut rest = String::new();
             let _ = self.log.read_to_string(&mut rest);
             let _ = self.child.wait();
+        }
+        if let Some(state) = &self.owned_state {
+            let _ = std::fs::remove_dir_all(state);
         }
     }
 }

@@ -73,6 +73,51 @@ async fn lists_are_capped_at_ten_newest_first() {
 }
 
 #[tokio::test]
+async fn a_limit_asks_for_more_or_fewer_and_zero_is_the_default() {
+    let api = Api::local();
+    for i in 0..12 {
+        let id = api.start_cmd(&format!("echo {i}")).await;
+        api.wait(&id, None).await;
+    }
+    let count = |reply: crate::support::Reply| {
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.json["processes"].as_array().map_or(0, Vec::len)
+    };
+    let list = "/api/v0/processes/list";
+    assert_eq!(count(api.get(&format!("{list}?limit=12"), None).await), 12);
+    assert_eq!(count(api.get(&format!("{list}?limit=3"), None).await), 3);
+    let huge = api.get(&format!("{list}?limit=1000000"), None).await;
+    assert_eq!(count(huge), 12, "capped, not refused");
+    assert_eq!(count(api.get(&format!("{list}?limit=0"), None).await), 10);
+    assert_eq!(count(api.get(&format!("{list}?limit="), None).await), 10);
+    let reply = api.get(&format!("{list}?limit=-1"), None).await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.message(), "limit must be a non-negative integer.");
+    api.close().await;
+}
+
+#[tokio::test]
+async fn the_chat_that_started_a_process_is_listed() {
+    let api = Api::local();
+    let chat = Uuid::new_v4();
+    let id = api.start(json!({"command": "true"}), Some(chat)).await;
+    api.wait(&id, Some(chat)).await;
+    let without = api.start_cmd("true").await;
+    api.wait(&without, None).await;
+    let list = api.list(None).await;
+    let chat_of = |id: &str| {
+        list.iter()
+            .find(|p| p["id"] == id)
+            .expect("listed")
+            .get("chat_id")
+            .cloned()
+    };
+    assert_eq!(chat_of(&id), Some(json!(chat.to_string())));
+    assert_eq!(chat_of(&without), None, "absent without a chat");
+    api.close().await;
+}
+
+#[tokio::test]
 async fn running_processes_come_first() {
     let api = Api::local();
     let exited = api.start_cmd("true").await;

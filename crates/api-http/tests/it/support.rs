@@ -212,16 +212,21 @@ impl Api {
         reply.json["processes"].as_array().expect("array").clone()
     }
 
-    /// Stops everything the test started.
+    /// Stops everything the test started (the log directory goes when the
+    /// `Api` is dropped, right after).
     pub(crate) async fn close(self) {
         self.manager.close().await;
     }
 }
 
 impl Drop for Api {
-    /// A test that fails before `close` must not leave processes running.
+    /// A test that fails before `close` must not leave processes running;
+    /// its log directory goes with it.
     fn drop(&mut self) {
         self.manager.kill_all();
+        if let Some(logs) = &self.manager.config().logs {
+            let _ = std::fs::remove_dir_all(&logs.config().dir);
+        }
     }
 }
 

@@ -48,7 +48,7 @@ async fn unknown_routes_and_methods_get_json_errors() {
     let reply = api.get("/api/v0/processes/nope/nope/nope", None).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(reply.json, json!({"message": "Route not found."}));
-    let reply = api.get("/", None).await;
+    let reply = api.get("/nope", None).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     let reply = api
         .call(Method::GET, "/api/v0/processes/start", None, None)

@@ -18,13 +18,32 @@ fn temp_dir() -> PathBuf {
     dir
 }
 
-fn store(per_process: u64, total: u64) -> Arc<LogStore> {
-    LogStore::open(LogConfig {
-        dir: temp_dir(),
-        max_bytes_per_process: per_process,
-        max_total_bytes: total,
-    })
-    .expect("open store")
+/// A store in a fresh directory, removed when the test drops it.
+struct TestStore(Arc<LogStore>);
+
+impl std::ops::Deref for TestStore {
+    type Target = Arc<LogStore>;
+
+    fn deref(&self) -> &Arc<LogStore> {
+        &self.0
+    }
+}
+
+impl Drop for TestStore {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0.config().dir);
+    }
+}
+
+fn store(per_process: u64, total: u64) -> TestStore {
+    TestStore(
+        LogStore::open(LogConfig {
+            dir: temp_dir(),
+            max_bytes_per_process: per_process,
+            max_total_bytes: total,
+        })
+        .expect("open store"),
+    )
 }
 
 #[tokio::test]

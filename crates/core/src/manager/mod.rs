@@ -20,6 +20,7 @@
 //!   so concurrent starts with the same token spawn once; the others wait for
 //!   the owner and attach to its process.
 
+mod defaults;
 mod output;
 mod process;
 mod reaper;
@@ -47,6 +48,7 @@ use crate::process::{
     Started,
 };
 
+pub use defaults::{EXCLUDED_FROM_COMMANDS, configures_agentproc, home_dir, inherited_env};
 pub use output::{
     FeedItem, OutputChunk, OutputError, OutputFeed, StdinError, Until, WaitOutcome, WaitResult,
 };
@@ -92,8 +94,12 @@ pub struct ManagerConfig {
     /// Working directory for requests that give none, used when it exists.
     pub default_workdir: Option<PathBuf>,
     /// The fallback working directory when the default is unset or missing.
+    /// Default: `$HOME`.
     pub home_dir: Option<PathBuf>,
-    /// The environment every process starts from.
+    /// The environment every process starts from. Default: this process's
+    /// own ([`inherited_env`]: without agentproc's configuration
+    /// variables), as the `agentproc` binary does; set it to
+    /// `Env::new()` to start commands from an empty environment.
     pub base_env: Env,
     /// Optional rewrite of the base environment before each start.
     pub env_hook: Option<EnvHook>,
@@ -136,8 +142,8 @@ impl Default for ManagerConfig {
         Self {
             shell: OsString::from("sh"),
             default_workdir: None,
-            home_dir: None,
-            base_env: Env::new(),
+            home_dir: home_dir(),
+            base_env: inherited_env(),
             env_hook: None,
             reap_after: DEFAULT_REAP_AFTER,
             token_reap_after: DEFAULT_TOKEN_REAP_AFTER,
@@ -347,6 +353,26 @@ fn verb(signal: Signal) -> &'static str {
 /// every process and task; dropping the last handle without closing stops
 /// the background reaper but leaves running processes alone (as dropping a
 /// `std::process::Child` does).
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use agentproc_core::{Execer, Manager, ManagerConfig, StartRequest, SystemClock};
+///
+/// // `execer` is `agentproc_exec_local::LocalExecer::default()` in most
+/// // programs, the sandbox executor to confine commands, or a fake in tests.
+/// async fn build(execer: Arc<dyn Execer>) -> Result<(), Box<dyn std::error::Error>> {
+///     // Defaults: this process's environment, commands start in $HOME.
+///     let manager = Manager::new(ManagerConfig::default(), execer, Arc::new(SystemClock));
+///     let started = manager.start(StartRequest::new("make test")).await?;
+///     let done = manager
+///         .wait_for_exit(started.info.id, None, Duration::MAX)
+///         .await?;
+///     println!("{}exit code {:?}", done.output, done.info.exit_code());
+///     manager.close().await;
+///     Ok(())
+/// }
+/// ```
 #[derive(Clone)]
 pub struct Manager {
     inner: Arc<Inner>,
@@ -532,6 +558,7 @@ impl Manager {
             stdin: request.stdin,
             limits: request.limits,
             terminal: request.terminal,
+            isolation: request.isolation.clone(),
         };
         let spawning = inner.clock.instant();
         let spawned = inner.execer.spawn(&spec);
@@ -543,7 +570,13 @@ impl Manager {
             Ok(child) => (Some(child), None),
             // Without a token, a failed spawn leaves no trace (as in Coder);
             // nor does a refused one (the request itself must change).
-            Err(error) if token.is_none() || matches!(error, SpawnError::Refused { .. }) => {
+            Err(error)
+                if token.is_none()
+                    || matches!(
+                        error,
+                        SpawnError::Refused { .. } | SpawnError::Unsupported { .. }
+                    ) =>
+            {
                 return Err(StartError::Spawn(error));
             }
             Err(error) => (None, Some(error)),
@@ -725,7 +758,8 @@ impl Manager {
 
     /// Waits until the process exits or `timeout` passes (on this manager's
     /// clock), then returns a snapshot. A wait never affects the process;
-    /// dropping the future simply stops waiting.
+    /// dropping the future simply stops waiting. `Duration::MAX` waits with
+    /// no timeout.
     pub async fn wait_for_exit(
         &self,
         id: ProcessId,

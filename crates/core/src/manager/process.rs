@@ -53,6 +53,8 @@ pub(super) struct Process {
     pid: Option<u32>,
     /// The limits the executor enforces for it.
     limits: ResourceLimits,
+    /// The isolation the executor applied to it.
+    isolation: Option<crate::exec::AppliedIsolation>,
     /// `None` for a start that failed to spawn (kept for its client token).
     pub(super) child: Option<Box<dyn ExecChild>>,
     state: Mutex<ProcessState>,
@@ -144,6 +146,7 @@ impl Process {
                 .as_ref()
                 .map(|child| child.limits())
                 .unwrap_or_default(),
+            isolation: child.as_ref().and_then(|child| child.isolation()),
             log,
             stdin: tokio::sync::Mutex::new(stdin),
             written: watch::Sender::new(0),
@@ -231,6 +234,7 @@ impl Process {
             started_at: self.started_at,
             exit: state.exit.clone(),
             terminal: self.terminal.as_ref().map(|terminal| *lock(&terminal.size)),
+            isolation: self.isolation.clone(),
             awaiting_input: None,
         }
     }

@@ -27,8 +27,27 @@ struct Harness {
     clock: ManualClock,
 }
 
+/// A test's log directory goes with it.
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(logs) = &self.manager.config().logs {
+            let _ = std::fs::remove_dir_all(&logs.config().dir);
+        }
+    }
+}
+
 fn harness() -> Harness {
-    harness_with(ManagerConfig::default())
+    harness_with(quiet_config())
+}
+
+/// Defaults without what the test process happens to have: no inherited
+/// environment, no home directory.
+fn quiet_config() -> ManagerConfig {
+    ManagerConfig {
+        base_env: crate::exec::Env::new(),
+        home_dir: None,
+        ..ManagerConfig::default()
+    }
 }
 
 fn harness_with(config: ManagerConfig) -> Harness {

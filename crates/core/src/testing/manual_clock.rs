@@ -110,6 +110,41 @@ impl ManualClock {
             .min()
     }
 
+    /// Waits until a sleep due within `within` from now is armed (say, the
+    /// 5-second deadline the code under test is about to set), without
+    /// counting the other timers it may have.
+    pub async fn wait_for_timer_within(&self, within: Duration) {
+        let mut pending = self.shared.pending.subscribe();
+        loop {
+            if self.any_timer_within(within) {
+                return;
+            }
+            // The sender lives in `self.shared`, which outlives this call.
+            if pending.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    fn any_timer_within(&self, within: Duration) -> bool {
+        let state = self.shared.lock();
+        let now = state.origin + state.elapsed;
+        state
+            .timers
+            .values()
+            .any(|timer| timer.deadline.saturating_duration_since(now) <= within)
+    }
+
+    /// Moves time to the earliest armed sleep and wakes it (and any due
+    /// with it); returns how far time moved, or `None` when nothing is
+    /// armed. Tests that only care that "the next thing happens" need not
+    /// know how long it takes.
+    pub fn advance_to_next_timer(&self) -> Option<Duration> {
+        let next = self.next_timer_in()?;
+        self.advance(next);
+        Some(next)
+    }
+
     /// Waits until at least `count` sleeps are armed.
     pub async fn wait_for_timers(&self, count: usize) {
         let mut pending = self.shared.pending.subscribe();
@@ -206,6 +241,27 @@ impl Drop for ManualSleep {
 mod tests {
     use super::*;
     use crate::clock::ClockExt;
+
+    #[tokio::test]
+    async fn a_test_can_wait_for_a_timer_by_its_duration_and_jump_to_it() {
+        let clock = ManualClock::default();
+        // Some unrelated long timer is armed too.
+        let background = tokio::spawn({
+            let clock = clock.clone();
+            async move { clock.sleep(Duration::from_secs(3600)).await }
+        });
+        let deadline = tokio::spawn({
+            let clock = clock.clone();
+            async move { clock.sleep(Duration::from_secs(5)).await }
+        });
+        clock.wait_for_timer_within(Duration::from_secs(5)).await;
+        assert_eq!(clock.advance_to_next_timer(), Some(Duration::from_secs(5)));
+        deadline.await.expect("the 5 s sleeper woke");
+        assert!(!background.is_finished());
+        background.abort();
+        let _ = background.await;
+        assert_eq!(clock.advance_to_next_timer(), None);
+    }
 
     #[tokio::test]
     async fn sleepers_wake_only_when_advanced_past_their_deadline() {
