@@ -118,13 +118,19 @@ async fn run(scale: Scale) -> Vec<Row> {
 
     // 1. Spawn overhead: sequential `sh -c true`, the three ways
     // interleaved so drift on a shared host hits them alike.
-    let mut samples = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    let mut samples: [Vec<Duration>; 9] = Default::default();
+    let mut kept = KeepAlive::connect(bench.server.address).await;
     for round in 0..scale.sequential + 20 {
         let timed = [
             time(async { raw_spawn_wait() }).await,
             time(bench.manager_start_wait("true")).await,
             time(bench.http_start_wait("true")).await,
             time(bench.http_floor()).await,
+            time(bench.http_run("true")).await,
+            time(no_op(bench.server.address)).await,
+            time(kept.start_wait("true")).await,
+            time(kept.run("true")).await,
+            time(kept.no_op()).await,
         ];
         if round >= 20 {
             for (kind, duration) in timed.into_iter().enumerate() {
@@ -132,15 +138,25 @@ async fn run(scale: Scale) -> Vec<Row> {
             }
         }
     }
-    let [raw, in_process, http, floor] = samples.map(Stats::of);
+    let [
+        raw,
+        in_process,
+        http,
+        floor,
+        http_run,
+        floor_one,
+        kept_two,
+        kept_run,
+        kept_floor,
+    ] = samples.map(Stats::of);
     let ratio = in_process.median.as_secs_f64() / raw.median.as_secs_f64();
     rows.push(row(
         "start+wait, in-process (median)",
         micros(in_process.median),
         micros(raw.median),
         format!("{ratio:.2}x"),
-        "<= 1.15x raw",
-        Some(ratio <= 1.15),
+        "<= 1.10x raw",
+        Some(ratio <= 1.10),
     ));
     rows.push(row(
         "start+wait, in-process (p99)",
@@ -178,6 +194,63 @@ async fn run(scale: Scale) -> Vec<Row> {
         "",
         None,
     ));
+    // One round trip: POST /start with wait_ms, against raw spawn+wait plus
+    // the floor of one no-op request on the same kind of connection.
+    for (name, run, one_floor) in [
+        (
+            "start+wait, one request (wait_ms), fresh connections (median)",
+            &http_run,
+            &floor_one,
+        ),
+        (
+            "start+wait, one request (wait_ms), keep-alive (median)",
+            &kept_run,
+            &kept_floor,
+        ),
+    ] {
+        let budget = raw.median + one_floor.median;
+        rows.push(row(
+            name,
+            micros(run.median),
+            format!("{} + {}", micros(raw.median), micros(one_floor.median)),
+            signed_micros(run.median, budget),
+            "<= raw + 1 no-op + 100 µs",
+            Some(run.median <= budget + Duration::from_micros(100)),
+        ));
+    }
+    rows.push(row(
+        "  one no-op request, fresh connection / keep-alive (floor)",
+        format!(
+            "{} / {}",
+            micros(floor_one.median),
+            micros(kept_floor.median)
+        ),
+        String::new(),
+        String::new(),
+        "",
+        None,
+    ));
+    rows.push(row(
+        "start+wait, two requests, keep-alive (median)",
+        micros(kept_two.median),
+        micros(in_process.median),
+        signed_micros(kept_two.median, in_process.median),
+        "",
+        None,
+    ));
+    rows.push(row(
+        "start+wait, one request (wait_ms), keep-alive (p99)",
+        micros(kept_run.p99),
+        micros(raw.p99),
+        format!(
+            "{:.2}x raw",
+            kept_run.p99.as_secs_f64() / raw.p99.as_secs_f64()
+        ),
+        "",
+        None,
+    ));
+    drop(kept);
+    pueue_row(&mut rows, scale, http_run.median).await;
 
     // 1b. The sandbox's cost per spawn: a fork instead of posix_spawn (its
     // pre_exec step needs one), niceness and OOM score, and with cgroups,
@@ -231,16 +304,14 @@ async fn run(scale: Scale) -> Vec<Row> {
             &with_cgroup,
         ),
     ] {
+        let ratio = stats.median.as_secs_f64() / raw_again.median.as_secs_f64();
         rows.push(row(
             &name,
             micros(stats.median),
             micros(raw_again.median),
-            format!(
-                "{:.2}x",
-                stats.median.as_secs_f64() / raw_again.median.as_secs_f64()
-            ),
-            "",
-            None,
+            format!("{ratio:.2}x"),
+            "<= 1.25x raw",
+            Some(ratio <= 1.25),
         ));
     }
     plain_sandbox.close().await;
@@ -249,16 +320,27 @@ async fn run(scale: Scale) -> Vec<Row> {
     // 2. Concurrent starts.
     let raw_rate = raw_concurrent(scale.concurrent_total, scale.concurrency).await;
     let http_rate = bench
-        .http_concurrent(scale.concurrent_total, scale.concurrency)
+        .http_concurrent(scale.concurrent_total, scale.concurrency, false)
         .await;
-    rows.push(row(
-        &format!("{} concurrent start+wait over HTTP", scale.concurrency),
-        format!("{http_rate:.0}/s"),
-        format!("{raw_rate:.0}/s"),
-        format!("{:.2}x", http_rate / raw_rate),
-        "(throughput; higher is better)",
-        None,
-    ));
+    let one_rate = bench
+        .http_concurrent(scale.concurrent_total, scale.concurrency, true)
+        .await;
+    for (name, rate) in [
+        ("two requests", http_rate),
+        ("one request (wait_ms)", one_rate),
+    ] {
+        rows.push(row(
+            &format!(
+                "{} concurrent start+wait over HTTP, {name} (throughput)",
+                scale.concurrency
+            ),
+            format!("{rate:.0}/s"),
+            format!("{raw_rate:.0}/s"),
+            format!("{:.2}x", rate / raw_rate),
+            ">= 0.90x raw",
+            Some(rate / raw_rate >= 0.90),
+        ));
+    }
 
     // 3. Output throughput. Two baselines: the bytes through `cat` to
     // /dev/null (the pipe alone), and through `tee` into a file in the log
@@ -304,7 +386,7 @@ async fn run(scale: Scale) -> Vec<Row> {
             format!("capture {size}, in-process, with log (vs | tee file)"),
             &with,
             &tee,
-            Some(1.10),
+            Some(1.0),
         ),
         (
             format!("capture {size} over HTTP, with log (vs | tee file)"),
@@ -319,19 +401,17 @@ async fn run(scale: Scale) -> Vec<Row> {
             millis(cost.wall),
             millis(baseline.wall),
             format!("{ratio:.2}x"),
-            if target.is_some() { "<= 1.10x" } else { "" },
+            &target.map_or(String::new(), |target| format!("<= {target:.2}x")),
             target.map(|target| ratio <= target),
         ));
+        let cpu_ratio = cost.cpu.as_secs_f64() / baseline.cpu.as_secs_f64().max(1e-9);
         rows.push(row(
             "  CPU per GiB",
             millis(cost.cpu.div_f64(gib)),
             millis(baseline.cpu.div_f64(gib)),
-            format!(
-                "{:.2}x",
-                cost.cpu.as_secs_f64() / baseline.cpu.as_secs_f64().max(1e-9)
-            ),
-            "",
-            None,
+            format!("{cpu_ratio:.2}x"),
+            &target.map_or(String::new(), |target| format!("<= {target:.2}x")),
+            target.map(|target| cpu_ratio <= target),
         ));
     }
 
@@ -348,8 +428,8 @@ async fn run(scale: Scale) -> Vec<Row> {
         millis(searched),
         millis(grepped),
         format!("{:.2}x", searched.as_secs_f64() / grepped.as_secs_f64()),
-        "(vs grep -n over the same file)",
-        None,
+        "<= 1.50x grep -n (same bytes)",
+        Some(searched.as_secs_f64() <= 1.5 * grepped.as_secs_f64()),
     ));
     logged.close().await;
     let _ = std::fs::remove_dir_all(&logs_dir);
@@ -482,16 +562,27 @@ impl Bench {
         .await
     }
 
+    /// Start and wait in one request (`wait_ms`).
+    async fn http_run(&self, command: &str) -> serde_json::Value {
+        let answer = http(
+            self.server.address,
+            "POST",
+            "/api/v0/processes/start",
+            &run_body(command),
+        )
+        .await;
+        assert_eq!(answer["running"], false, "{answer}");
+        answer
+    }
+
     /// Two requests that do nothing (a lookup of an unknown id): the floor
     /// any two fresh-connection HTTP round trips cost on this host.
     async fn http_floor(&self) {
-        let address = self.server.address;
-        let path = "/api/v0/processes/00000000-0000-4000-8000-000000000000/output";
-        http(address, "GET", path, "").await;
-        http(address, "GET", path, "").await;
+        no_op(self.server.address).await;
+        no_op(self.server.address).await;
     }
 
-    async fn http_concurrent(&self, total: usize, concurrency: usize) -> f64 {
+    async fn http_concurrent(&self, total: usize, concurrency: usize, one_request: bool) -> f64 {
         let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency));
         let address = self.server.address;
         let start = Instant::now();
@@ -500,6 +591,17 @@ impl Bench {
                 let semaphore = Arc::clone(&semaphore);
                 tokio::spawn(async move {
                     let _permit = semaphore.acquire().await.expect("semaphore");
+                    if one_request {
+                        let answer = http(
+                            address,
+                            "POST",
+                            "/api/v0/processes/start",
+                            &run_body("true"),
+                        )
+                        .await;
+                        assert_eq!(answer["running"], false, "{answer}");
+                        return;
+                    }
                     let started = http(
                         address,
                         "POST",
@@ -732,6 +834,198 @@ async fn http(address: SocketAddr, method: &str, path: &str, body: &str) -> serd
         .position(|w| w == b"\r\n\r\n")
         .expect("headers end");
     serde_json::from_slice(&response[split + 4..]).expect("json body")
+}
+
+/// A start request that waits for the exit (up to the server's cap).
+fn run_body(command: &str) -> String {
+    serde_json::json!({ "command": command, "wait_ms": 300_000 }).to_string()
+}
+
+/// A request that does nothing (a lookup of an unknown id).
+const NO_OP_PATH: &str = "/api/v0/processes/00000000-0000-4000-8000-000000000000/output";
+
+async fn no_op(address: SocketAddr) {
+    http(address, "GET", NO_OP_PATH, "").await;
+}
+
+/// One HTTP/1.1 connection kept open across requests, as an agent's HTTP
+/// client keeps it (answers are read by their `Content-Length`).
+struct KeepAlive {
+    stream: TcpStream,
+    buffer: Vec<u8>,
+}
+
+impl KeepAlive {
+    async fn connect(address: SocketAddr) -> Self {
+        let stream = TcpStream::connect(address).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        Self {
+            stream,
+            buffer: Vec::with_capacity(4096),
+        }
+    }
+
+    async fn request(&mut self, method: &str, path: &str, body: &str) -> serde_json::Value {
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        self.stream
+            .write_all(request.as_bytes())
+            .await
+            .expect("send");
+        self.buffer.clear();
+        let mut chunk = [0u8; 8192];
+        let (head_end, length) = loop {
+            let read = self.stream.read(&mut chunk).await.expect("receive");
+            assert!(read > 0, "the server closed a keep-alive connection");
+            self.buffer.extend_from_slice(&chunk[..read]);
+            if let Some(split) = self.buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&self.buffer[..split]).to_ascii_lowercase();
+                let length = head
+                    .lines()
+                    .find_map(|line| line.strip_prefix("content-length:"))
+                    .and_then(|value| value.trim().parse::<usize>().ok())
+                    .expect("a Content-Length");
+                break (split + 4, length);
+            }
+        };
+        while self.buffer.len() < head_end + length {
+            let read = self.stream.read(&mut chunk).await.expect("receive");
+            assert!(read > 0, "the server closed a keep-alive connection");
+            self.buffer.extend_from_slice(&chunk[..read]);
+        }
+        serde_json::from_slice(&self.buffer[head_end..head_end + length]).expect("json body")
+    }
+
+    async fn start_wait(&mut self, command: &str) {
+        let body = serde_json::json!({ "command": command }).to_string();
+        let started = self.request("POST", "/api/v0/processes/start", &body).await;
+        let id = started["id"].as_str().expect("id").to_owned();
+        self.request(
+            "GET",
+            &format!("/api/v0/processes/{id}/output?wait=true"),
+            "",
+        )
+        .await;
+    }
+
+    async fn run(&mut self, command: &str) {
+        let answer = self
+            .request("POST", "/api/v0/processes/start", &run_body(command))
+            .await;
+        assert_eq!(answer["running"], false, "{answer}");
+    }
+
+    async fn no_op(&mut self) {
+        self.request("GET", NO_OP_PATH, "").await;
+    }
+}
+
+/// `pueue add` + `pueue wait` of the same `sh -c true`, against agentproc's
+/// one-request start+wait, when pueue is installed (`cargo install pueue`;
+/// never installed here): its own daemon with its own directory.
+async fn pueue_row(rows: &mut Vec<Row>, scale: Scale, agentproc: Duration) {
+    let name = "peer: pueue add + pueue wait, sh -c true (median)";
+    let installed = ["pueue", "pueued"].iter().all(|tool| {
+        Command::new(tool)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    });
+    if !installed {
+        rows.push(row(
+            name,
+            "skipped".to_owned(),
+            String::new(),
+            String::new(),
+            "pueue is not installed (cargo install pueue)",
+            None,
+        ));
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("agentproc-bench-pueue-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("pueue dir");
+    let config = dir.join("pueue.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "shared:\n  pueue_directory: {dir}\n  runtime_directory: {dir}\n  use_unix_socket: true\n  unix_socket_path: {dir}/pueue.socket\ndaemon:\n  default_parallel_tasks: 100\n",
+            dir = dir.display()
+        ),
+    )
+    .expect("pueue config");
+    let mut daemon = Command::new("pueued")
+        .arg("--config")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("pueued");
+    let pueue = |args: &[&str]| {
+        Command::new("pueue")
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .stderr(Stdio::null())
+            .output()
+            .expect("pueue")
+    };
+    // Wait for the daemon to answer (it creates its socket first).
+    let ready = (0..500).any(|_| {
+        let answered = pueue(&["status"]).status.success();
+        if !answered {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        answered
+    });
+    let mut samples = Vec::new();
+    if ready {
+        for round in 0..scale.sequential / 5 + 5 {
+            let start = Instant::now();
+            let added = pueue(&["add", "--print-task-id", "--", "sh", "-c", "true"]);
+            let id = String::from_utf8_lossy(&added.stdout).trim().to_owned();
+            let waited = pueue(&["wait", &id]);
+            assert!(waited.status.success(), "pueue wait {id}");
+            if round >= 5 {
+                samples.push(start.elapsed());
+            }
+        }
+    }
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    if samples.is_empty() {
+        rows.push(row(
+            name,
+            "failed".to_owned(),
+            String::new(),
+            String::new(),
+            "pueued did not answer",
+            None,
+        ));
+        return;
+    }
+    let peer = Stats::of(samples).median;
+    rows.push(row(
+        name,
+        micros(peer),
+        micros(agentproc),
+        format!("{:.2}x", peer.as_secs_f64() / agentproc.as_secs_f64()),
+        "(vs agentproc's one-request start+wait, fresh connections)",
+        None,
+    ));
+}
+
+/// `a` less `b`, signed, in microseconds.
+fn signed_micros(a: Duration, b: Duration) -> String {
+    if a >= b {
+        format!("+{}", micros(a - b))
+    } else {
+        format!("-{}", micros(b - a))
+    }
 }
 
 fn raw_spawn_wait() {

@@ -14,6 +14,11 @@ fn main() -> ExitCode {
     if let Err(error) = agentproc_exec_local::close_inherited_descriptors_on_exec() {
         eprintln!("agentproc: cannot protect inherited descriptors: {error}");
     }
+    // Signals a launcher ignored (`nohup`, a shell's `&`) must still reach
+    // the commands we run; agentproc itself keeps ignoring them.
+    if let Err(error) = agentproc_exec_local::default_ignored_signals_on_exec() {
+        eprintln!("agentproc: cannot reset ignored signals for commands: {error}");
+    }
     let cli = Cli::parse();
     let client_command = |command: std::pin::Pin<
         Box<dyn std::future::Future<Output = anyhow::Result<u8>>>,

@@ -31,6 +31,14 @@ pub(crate) fn max_tokens(value: Option<&str>) -> Result<usize, ApiError> {
         })
 }
 
+/// The budget of `view: "agent"` in a JSON body (absent: the default).
+pub(crate) fn max_tokens_number(value: Option<u64>) -> Result<usize, ApiError> {
+    match value {
+        None => Ok(agentproc_view::DEFAULT_MAX_TOKENS),
+        Some(value) => max_tokens(Some(&value.to_string())),
+    }
+}
+
 /// Computes the agent view of process `id`'s output from `cursor` (all of
 /// it when `None`), within `max_tokens`; omission markers name the
 /// `lines` route that fetches what they leave out.

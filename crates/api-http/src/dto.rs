@@ -65,6 +65,24 @@ pub(crate) struct StartProcessRequest {
     #[serde(default)]
     #[schema(value_type = Option<crate::isolation::IsolationRequestDoc>)]
     pub(crate) isolation: Option<serde_json::Value>,
+    /// Run and wait in one request: wait up to this many milliseconds
+    /// (at most `max_wait`) for the process to exit. When it exits in time,
+    /// the answer also carries its exit and output exactly as
+    /// `GET /{id}/output?wait=true` would; otherwise it is the usual answer
+    /// with `running: true`. The wait never affects the process. 0 or
+    /// absent: no wait (Coder's answer).
+    #[serde(default, deserialize_with = "nullable")]
+    pub(crate) wait_ms: u64,
+    /// With `wait_ms`: `"agent"` for the agent view of the output (as
+    /// `view=agent` on `GET /{id}/output`), `"head_tail"` (the default) for
+    /// the head/tail view.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub(crate) view: String,
+    /// With `view: "agent"`: the view's budget in tokens (200 to 32000,
+    /// default 2000).
+    #[serde(default)]
+    pub(crate) max_tokens: Option<u64>,
 }
 
 impl StartProcessRequest {
@@ -79,6 +97,9 @@ impl StartProcessRequest {
         "limits",
         "tty",
         "isolation",
+        "wait_ms",
+        "view",
+        "max_tokens",
     ];
 
     /// The terminal asked for, or a message saying what is wrong.
@@ -299,6 +320,60 @@ pub(crate) struct StartProcessResponse {
     /// The isolation applied to it, when it is isolated.
     #[serde(skip_serializing_if = "Option::is_none")]
     isolation: Option<crate::isolation::AppliedDto>,
+    /// With `wait_ms`: `true` when the wait ran out before the exit (the
+    /// answer is then the usual one plus `running` and `wait_result`);
+    /// when it exited in time, the fields of `GET /{id}/output?wait=true`
+    /// follow instead (`running: false`, `exit_code`, `output`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    running: Option<bool>,
+    /// With `wait_ms`, when the wait ran out: `"timeout"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wait_result: Option<&'static str>,
+    /// With `wait_ms`, when it exited in time: the output answer.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = StartWaitedDoc)]
+    waited: Option<ProcessOutputResponse>,
+}
+
+/// Documentation only: the fields of `GET /{id}/output?wait=true` that a
+/// start with `wait_ms` carries when the process exited within the wait.
+#[derive(ToSchema)]
+#[schema(as = StartWaited)]
+#[allow(dead_code)]
+pub(crate) struct StartWaitedDoc {
+    /// The output, as `GET /{id}/output` gives it: the head/tail view, or
+    /// the agent view with `view: "agent"`.
+    output: Option<String>,
+    /// How the head/tail view cut the output, when it did.
+    truncated: Option<TruncationDto>,
+    /// The exit code.
+    exit_code: Option<i32>,
+    /// Always `false` once exited.
+    awaiting_input: Option<bool>,
+    #[schema(inline)]
+    #[serde(flatten)]
+    exit: ExitDto,
+    /// With `view: "agent"`: how `output` was made.
+    view: Option<ViewDto>,
+}
+
+impl StartProcessResponse {
+    /// Adds what a `wait_ms` start waited for: the output answer when it
+    /// exited in time, else `running: true`.
+    pub(crate) fn with_wait(mut self, waited: Option<ProcessOutputResponse>) -> Self {
+        match waited {
+            Some(output) => {
+                // `pid` is part of the output answer; keep one.
+                self.pid = None;
+                self.waited = Some(output);
+            }
+            None => {
+                self.running = Some(true);
+                self.wait_result = Some("timeout");
+            }
+        }
+        self
+    }
 }
 
 impl From<Started> for StartProcessResponse {
@@ -315,6 +390,9 @@ impl From<Started> for StartProcessResponse {
             client_token: started.info.client_token,
             pid: started.info.pid,
             started_at_unix: unix_seconds(started.info.started_at),
+            running: None,
+            wait_result: None,
+            waited: None,
         }
     }
 }

@@ -234,6 +234,37 @@ pub(crate) async fn output(
     })
 }
 
+/// Waits up to `timeout` for process `id` to exit and, when it did, answers
+/// as `GET /{id}/output?wait=true` would (with the agent view when
+/// `max_tokens` is given); `None` when the wait ran out first.
+pub(crate) async fn exit_answer(
+    manager: &Manager,
+    id: ProcessId,
+    requester: Option<uuid::Uuid>,
+    timeout: Duration,
+    max_tokens: Option<usize>,
+) -> Result<Option<ProcessOutputResponse>, OutputError> {
+    let outcome = manager
+        .wait_until(id, requester, Until::Exit, timeout, None)
+        .await?;
+    if outcome.result != WaitResult::Exited {
+        return Ok(None);
+    }
+    let result = Some(outcome.result.as_str());
+    Ok(Some(match max_tokens {
+        Some(max_tokens) => {
+            let computed =
+                crate::agent_view::compute(manager, id, requester, None, max_tokens).await?;
+            ProcessOutputResponse::agent(&outcome.snapshot.info, computed, result)
+        }
+        None => {
+            let mut body = ProcessOutputResponse::from(outcome.snapshot);
+            body.wait_result = result;
+            body
+        }
+    }))
+}
+
 /// The budget when `view=agent` is asked for; `None` for the default
 /// head/tail view.
 fn agent_view_budget(query: &Query) -> Result<Option<usize>, ApiError> {

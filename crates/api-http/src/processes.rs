@@ -76,6 +76,7 @@ pub(crate) async fn start(
     let terminal = request.terminal().map_err(ApiError::bad_request)?;
     let isolation =
         crate::isolation::parse(request.isolation.as_ref()).map_err(ApiError::bad_request)?;
+    let wait = start_wait(&state, &request)?;
     let request = StartRequest {
         command: request.command,
         workdir: Some(request.workdir).filter(|dir| !dir.is_empty()),
@@ -89,11 +90,53 @@ pub(crate) async fn start(
         terminal,
         isolation,
     };
+    let requester = request.chat.as_ref().map(|chat| chat.chat_id);
     let started = state.manager.start(request).await.map_err(start_error)?;
-    Ok(json::respond(
-        StatusCode::OK,
-        &StartProcessResponse::from(started),
-    ))
+    let id = started.info.id;
+    let mut answer = StartProcessResponse::from(started);
+    if let Some((timeout, max_tokens)) = wait {
+        // The process is started whatever happens from here: a failed wait
+        // leaves the plain start answer, never an error a client would retry.
+        match crate::output::exit_answer(&state.manager, id, requester, timeout, max_tokens).await {
+            Ok(waited) => answer = answer.with_wait(waited),
+            Err(error) => tracing::warn!(%id, %error, "waiting after a start failed"),
+        }
+    }
+    Ok(json::respond(StatusCode::OK, &answer))
+}
+
+/// The wait a start asks for with `wait_ms` (capped at `max_wait`), and the
+/// agent view's budget when `view` is `"agent"`; checked before anything
+/// starts.
+fn start_wait(
+    state: &ApiState,
+    request: &StartProcessRequest,
+) -> Result<Option<(Duration, Option<usize>)>, ApiError> {
+    let max_tokens = match request.view.as_str() {
+        "agent" => Some(crate::agent_view::max_tokens_number(request.max_tokens)?),
+        "" | "head_tail" if request.max_tokens.is_some() => {
+            return Err(ApiError::bad_request(
+                "max_tokens needs \"view\": \"agent\".",
+            ));
+        }
+        "" | "head_tail" => None,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "Unsupported view {}. Use \"agent\" or \"head_tail\".",
+                go_quote(other.as_bytes())
+            )));
+        }
+    };
+    if request.wait_ms == 0 {
+        if !request.view.is_empty() || request.max_tokens.is_some() {
+            return Err(ApiError::bad_request(
+                "view and max_tokens apply to the output of a start that waits: add wait_ms.",
+            ));
+        }
+        return Ok(None);
+    }
+    let timeout = Duration::from_millis(request.wait_ms).min(state.config.max_wait);
+    Ok(Some((timeout, max_tokens)))
 }
 
 fn start_error(error: StartError) -> ApiError {

@@ -252,6 +252,7 @@ pub fn spawn_with(
     if let Some(dir) = &spec.cwd {
         check_workdir(dir)?;
     }
+    signal_defaults_once();
 
     // Looked up here, with the child's PATH (the same rule `execvp` in the
     // child would apply), so std can use posix_spawn: with a relative
@@ -803,6 +804,37 @@ pub fn raise_open_file_limit(wanted: u64) -> io::Result<u64> {
 /// When the descriptors cannot be listed or changed.
 pub fn close_inherited_descriptors_on_exec() -> io::Result<()> {
     sys::cloexec_from(3)
+}
+
+/// Lets the commands this process starts receive every signal: a signal
+/// ignored here (`nohup` ignores `SIGHUP`; a non-interactive shell's `&`
+/// ignores `SIGINT` and `SIGQUIT`; some launchers ignore `SIGCHLD`) would
+/// otherwise stay ignored in every command, so `interrupt` or `hangup`
+/// requests would do nothing. Each ignored signal gets a handler that does
+/// nothing instead: this process still shrugs it off, and `exec` resets
+/// handled signals to their default in the commands. The local executor
+/// does this itself before its first spawn; call it first thing in `main`
+/// to have it done before anything else runs. Returns the signal numbers
+/// changed.
+///
+/// # Errors
+/// When a disposition cannot be changed.
+pub fn default_ignored_signals_on_exec() -> io::Result<Vec<i32>> {
+    sys::default_ignored_signals_on_exec()
+}
+
+/// [`default_ignored_signals_on_exec`] before the first spawn, so a
+/// library user gets signals delivered whatever its launcher ignored.
+fn signal_defaults_once() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| match sys::default_ignored_signals_on_exec() {
+        Ok(changed) if !changed.is_empty() => tracing::info!(
+            signals = ?changed.iter().filter_map(|n| signal_name(*n)).collect::<Vec<_>>(),
+            "signals this process ignored will reach the commands it starts"
+        ),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "cannot reset ignored signals for commands"),
+    });
 }
 
 /// The conventional name of a signal number on this platform, e.g.

@@ -222,6 +222,45 @@ pub(crate) fn cloexec_from(first: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Does nothing: the handler that stands in for "ignore" (see
+/// [`default_ignored_signals_on_exec`]).
+extern "C" fn ignore_signal(_: libc::c_int) {}
+
+/// Replaces the `SIG_IGN` disposition of every standard signal (but
+/// `SIGPIPE`, which std already resets in children) with a handler that
+/// does nothing. Returns the signals changed.
+pub(crate) fn default_ignored_signals_on_exec() -> io::Result<Vec<i32>> {
+    let mut changed = Vec::new();
+    for signal in 1..32 {
+        if matches!(signal, libc::SIGKILL | libc::SIGSTOP | libc::SIGPIPE) {
+            continue;
+        }
+        // SAFETY: an all-zero sigaction is a valid value to be filled in.
+        let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: reads the disposition of a valid signal number into a
+        // local; a null new action changes nothing.
+        if unsafe { libc::sigaction(signal, std::ptr::null(), &raw mut current) } != 0 {
+            continue;
+        }
+        if current.sa_sigaction != libc::SIG_IGN {
+            continue;
+        }
+        // SAFETY: as above; then the handler is a plain function that
+        // touches nothing (async-signal-safe), with an empty mask.
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        action.sa_sigaction = ignore_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        // SAFETY: sigemptyset on a local set.
+        unsafe { libc::sigemptyset(&raw mut action.sa_mask) };
+        // SAFETY: installs that handler for a valid, catchable signal.
+        if unsafe { libc::sigaction(signal, &raw const action, std::ptr::null_mut()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        changed.push(signal);
+    }
+    Ok(changed)
+}
+
 /// Raises this process's soft limit on open files to at least `wanted`
 /// (capped at the hard limit); returns the soft limit now in force.
 pub(crate) fn raise_open_file_limit(wanted: u64) -> io::Result<u64> {

@@ -1232,3 +1232,67 @@ fn a_closed_output_pipe_stops_the_command() {
     assert_eq!(done["exit_reason"], "killed", "{done}");
     assert_eq!(server.terminate().code(), Some(0));
 }
+
+/// Started behind `nohup`-style ignored signals (a shell's `trap ''`, kept
+/// across `exec`), agentproc still shrugs off SIGHUP itself, and its
+/// commands still get `hangup`, `interrupt` and `SIGQUIT`.
+#[test]
+fn signals_the_launcher_ignored_still_reach_commands() {
+    let state = state_dir();
+    let mut command = Command::new("sh");
+    command
+        .args([
+            "-c",
+            "trap '' HUP INT QUIT; exec \"$0\" serve --listen 127.0.0.1:0 --log-format json",
+            BIN,
+        ])
+        .env_remove("AGENTPROC_LISTEN")
+        .env("AGENTPROC_STATE_DIR", &state);
+    let mut server = listening(command);
+    server.owned_state = Some(state);
+    // agentproc itself keeps ignoring SIGHUP.
+    signal(server.child.id(), libc::SIGHUP);
+    for (request, name) in [("hangup", "SIGHUP"), ("interrupt", "SIGINT")] {
+        let started = server.json(
+            "POST",
+            "/api/v0/processes/start",
+            r#"{"command":"exec sleep 300"}"#,
+        );
+        let id = started["id"].as_str().expect("id");
+        server.json(
+            "POST",
+            &format!("/api/v0/processes/{id}/signal"),
+            &format!(r#"{{"signal":"{request}"}}"#),
+        );
+        let done = server.json(
+            "GET",
+            &format!("/api/v0/processes/{id}/output?wait=true"),
+            "",
+        );
+        assert_eq!(done["signal"], name, "{done}");
+        assert_eq!(done["running"], false);
+    }
+    // The shell sees default dispositions too.
+    let done = server.json(
+        "POST",
+        "/api/v0/processes/start",
+        r#"{"command":"grep -E '^Sig(Ign|Cgt)' /proc/self/status","wait_ms":60000}"#,
+    );
+    let output = done["output"].as_str().expect("output");
+    let ignored = output
+        .lines()
+        .find_map(|line| line.strip_prefix("SigIgn:"))
+        .map(|mask| u64::from_str_radix(mask.trim(), 16).expect("hex mask"))
+        .expect("SigIgn line");
+    for signal in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
+        assert_eq!(
+            ignored & (1 << (signal - 1)),
+            0,
+            "{signal} ignored: {output}"
+        );
+    }
+    assert!(
+        matches!(server.child.try_wait(), Ok(None)),
+        "SIGHUP left it running"
+    );
+}

@@ -13,6 +13,7 @@ mod list;
 mod metrics;
 mod openapi;
 mod output;
+mod run_and_wait;
 mod signal;
 mod start;
 mod streaming;

@@ -703,17 +703,28 @@ pub fn count_newlines(bytes: &[u8]) -> u64 {
 /// compiled size bounded (so a pathological pattern is refused instead of
 /// eating memory). Matching is linear in the input.
 ///
+/// `ignore_case` becomes an inline flag, so the compiled pattern's text
+/// says everything it means (what [`search`] needs).
+///
 /// # Errors
-/// When the pattern is invalid or too big; the error says why.
+/// When the pattern is invalid or too big; the error says why (quoting
+/// `pattern` as given).
 pub fn compile_pattern(
     pattern: &str,
     ignore_case: bool,
 ) -> Result<regex::bytes::Regex, regex::Error> {
-    regex::bytes::RegexBuilder::new(pattern)
-        .case_insensitive(ignore_case)
-        .size_limit(8 << 20)
-        .dfa_size_limit(8 << 20)
-        .build()
+    let build = |source: &str| {
+        regex::bytes::RegexBuilder::new(source)
+            .size_limit(8 << 20)
+            .dfa_size_limit(8 << 20)
+            .build()
+    };
+    let compiled = build(pattern)?;
+    if ignore_case {
+        build(&format!("(?i:{pattern})"))
+    } else {
+        Ok(compiled)
+    }
 }
 
 /// Whether `dir` holds nothing but segment files (`<16 hex digits>.log`).

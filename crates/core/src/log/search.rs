@@ -23,6 +23,13 @@ pub const MAX_RESULT_BYTES: usize = 1 << 20;
 #[derive(Debug, Clone)]
 pub struct SearchOptions {
     /// The pattern, matched against each line (without its newline).
+    ///
+    /// Its text must say everything it means, flags included (`(?i)`), as
+    /// [`compile_pattern`](super::compile_pattern) makes it: [`search`]
+    /// first matches whole chunks with a pattern compiled from the same
+    /// text, so options set on a `RegexBuilder` (case insensitivity,
+    /// ignored whitespace, Unicode off) would be lost there and lines
+    /// missed.
     pub pattern: Regex,
     /// Lines of context before and after each match.
     pub context: usize,
@@ -79,6 +86,16 @@ pub struct LineRange {
 /// # Errors
 /// When the log cannot be read.
 pub fn search(log: &ProcessLog, options: &SearchOptions) -> io::Result<SearchResult> {
+    search_with(log, options, chunk_prefilter(&options.pattern).as_ref())
+}
+
+/// [`search`], matching whole chunks with `prefilter` first when given
+/// (see [`chunk_prefilter`]); without it, every line is matched on its own.
+pub(super) fn search_with(
+    log: &ProcessLog,
+    options: &SearchOptions,
+    prefilter: Option<&Regex>,
+) -> io::Result<SearchResult> {
     let view = log.view();
     let first = view.first();
     let mut result = SearchResult {
@@ -90,7 +107,7 @@ pub fn search(log: &ProcessLog, options: &SearchOptions) -> io::Result<SearchRes
     let mut open: Vec<(usize, usize)> = Vec::new();
     // Bytes of lines in the result so far.
     let mut size = 0;
-    scan_lines(&view, 0, |line| {
+    let reached = scan_lines(&view, 0, prefilter, |line| {
         result.scanned_bytes = line.end - first;
         // Most lines neither match nor are context: copy only those that are.
         for (index, missing) in &mut open {
@@ -132,9 +149,47 @@ pub fn search(log: &ProcessLog, options: &SearchOptions) -> io::Result<SearchRes
         if result.limit_hit && open.is_empty() {
             return Flow::Stop;
         }
-        Flow::Continue
+        if open.is_empty() {
+            // Nothing waits for the next lines: the ones that cannot match
+            // may be skipped, but for the context before the next match.
+            Flow::MaySkip(options.context)
+        } else {
+            Flow::Continue
+        }
     })?;
+    if let Some(reached) = reached {
+        // It read to the end, maybe skipping the last lines.
+        result.scanned_bytes = result.scanned_bytes.max(reached.saturating_sub(first));
+    }
     Ok(result)
+}
+
+/// A pattern for whole chunks of lines that finds a superset of the lines
+/// `pattern` matches one by one: `pattern` in multi-line mode, so `^` and
+/// `$` match at every line's start and end. Any match within a line is a
+/// match within the chunk that holds it, at the same place, so the leftmost
+/// match in a chunk is at or before the first matching line; that line (and
+/// any a match spanning a newline starts in) is then checked on its own.
+/// `None` when that does not hold: a pattern that anchors to the whole
+/// text (`\A`, `\z`, or `^`/`$` with multi-line mode turned off), which
+/// is then matched line by line.
+pub(super) fn chunk_prefilter(pattern: &Regex) -> Option<Regex> {
+    use regex_syntax::hir::Look;
+    let source = format!("(?m:{})", pattern.as_str());
+    let hir = regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .build()
+        .parse(&source)
+        .ok()?;
+    let looks = hir.properties().look_set();
+    if looks.contains(Look::Start) || looks.contains(Look::End) {
+        return None;
+    }
+    regex::bytes::RegexBuilder::new(&source)
+        .size_limit(8 << 20)
+        .dfa_size_limit(8 << 20)
+        .build()
+        .ok()
 }
 
 /// Lines `start..=end` (1-based), at most `max_lines` of them and about
@@ -160,7 +215,7 @@ pub fn lines(
     };
     let mut bytes = 0;
     let start = start.max(1);
-    scan_lines(&view, start, |line| {
+    scan_lines(&view, start, None, |line| {
         if line.number < start {
             return Flow::Continue;
         }
@@ -197,6 +252,9 @@ fn shown(line: &[u8]) -> Vec<u8> {
 enum Flow {
     Continue,
     Stop,
+    /// Go on; lines the prefilter rules out may be skipped, except the last
+    /// this many before the next candidate (the context before a match).
+    MaySkip(usize),
 }
 
 /// A line as the scanner sees it.
@@ -213,11 +271,32 @@ struct Line<'a> {
 /// numbers. Segments whose lines all come before `skip_to` are not read. A
 /// line whose start is missing (dropped, or after a hole) is not visited; a
 /// line cut by a hole is visited with what is there.
+///
+/// With a `prefilter` (see [`chunk_prefilter`]) and while `visit` allows it
+/// ([`Flow::MaySkip`]), the whole lines of each chunk are matched at once
+/// and the lines before the first candidate are skipped without a visit.
+///
+/// Returns the offset reached, or `None` when `visit` stopped it.
 fn scan_lines(
     view: &LogView,
     skip_to: u64,
+    prefilter: Option<&Regex>,
     mut visit: impl FnMut(Line<'_>) -> Flow,
-) -> io::Result<()> {
+) -> io::Result<Option<u64>> {
+    // How many lines before a candidate `visit` wants to see when skipping;
+    // `None` while it wants every line.
+    let mut may_skip: Option<usize> = None;
+    let on = |flow: Flow, may_skip: &mut Option<usize>| match flow {
+        Flow::Continue => {
+            *may_skip = None;
+            true
+        }
+        Flow::MaySkip(keep) => {
+            *may_skip = Some(keep);
+            true
+        }
+        Flow::Stop => false,
+    };
     let mut number = 0;
     let mut line: Vec<u8> = Vec::new();
     let mut line_offset = 0;
@@ -241,8 +320,8 @@ fn scan_lines(
                     bytes: &line,
                     end: offset,
                 });
-                if matches!(flow, Flow::Stop) {
-                    return Ok(());
+                if !on(flow, &mut may_skip) {
+                    return Ok(None);
                 }
             }
             number = segment.lines_before + 1;
@@ -267,6 +346,21 @@ fn scan_lines(
             left -= read as u64;
             let mut rest = &chunk[..read];
             while !rest.is_empty() {
+                if let (Some(filter), Some(keep)) = (prefilter, may_skip)
+                    && offset == line_offset
+                    && !skip_partial
+                {
+                    let skip = skippable(filter, rest, keep);
+                    if skip > 0 {
+                        number += memchr::memchr_iter(b'\n', &rest[..skip]).count() as u64;
+                        offset += skip as u64;
+                        line_offset = offset;
+                        rest = &rest[skip..];
+                        // Visit the lines up to the candidate.
+                        may_skip = None;
+                        continue;
+                    }
+                }
                 match memchr::memchr(b'\n', rest) {
                     Some(newline) => {
                         offset += newline as u64 + 1;
@@ -290,8 +384,8 @@ fn scan_lines(
                                 end: offset,
                             })
                         };
-                        if matches!(flow, Flow::Stop) {
-                            return Ok(());
+                        if !on(flow, &mut may_skip) {
+                            return Ok(None);
                         }
                         number += 1;
                         line.clear();
@@ -309,14 +403,40 @@ fn scan_lines(
         scanned_to = Some(segment.end());
     }
     if (!line.is_empty() || offset > line_offset) && !skip_partial {
-        visit(Line {
+        let flow = visit(Line {
             number,
             offset: line_offset,
             bytes: &line,
             end: offset,
         });
+        if !on(flow, &mut may_skip) {
+            return Ok(None);
+        }
     }
-    Ok(())
+    Ok(Some(offset))
+}
+
+/// How many bytes at the start of `rest` (which starts a line) hold only
+/// whole lines that cannot match: those before the line where `filter`
+/// first matches among `rest`'s whole lines (all of them when it does not),
+/// less the `keep` lines just before that one.
+fn skippable(filter: &Regex, rest: &[u8], keep: usize) -> usize {
+    let Some(last_newline) = memchr::memrchr(b'\n', rest) else {
+        return 0;
+    };
+    let whole = &rest[..=last_newline];
+    let mut skip = match filter.find(whole) {
+        // The start of the line the match starts in.
+        Some(found) => memchr::memrchr(b'\n', &whole[..found.start()]).map_or(0, |n| n + 1),
+        None => whole.len(),
+    };
+    for _ in 0..keep {
+        if skip == 0 {
+            break;
+        }
+        skip = memchr::memrchr(b'\n', &whole[..skip - 1]).map_or(0, |n| n + 1);
+    }
+    skip
 }
 
 /// Appends what fits under [`MAX_SCAN_LINE`]; the rest of a longer line is

@@ -526,3 +526,125 @@ async fn a_scan_after_the_cap_dropped_the_front_keeps_line_numbers_absolute() {
     assert_eq!(scan.line, count_newlines(&data[..at]) + 1);
     assert!(scan.gaps.is_empty());
 }
+
+/// A small deterministic generator (xorshift), so the cases below are the
+/// same on every run.
+struct Random(u64);
+
+impl Random {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// Matching whole chunks first finds exactly what matching every line on
+/// its own finds: same lines, offsets, context and limits, for patterns
+/// that can match across a newline, anchors, empty lines, lines across
+/// read chunks and segments, huge lines and dropped segments.
+#[tokio::test]
+async fn chunk_prefiltered_search_equals_the_line_by_line_search() {
+    const PATTERNS: &[&str] = &[
+        "error",
+        "(?i)ERROR",
+        "^warn",
+        "ing$",
+        "^$",
+        "^",
+        "",
+        r"\n",
+        r"r\se",
+        r"o\s+w",
+        "[^x]+",
+        "(?s)r.e",
+        r"\berr\b",
+        r"\Berr",
+        r"\Aerror",
+        r"ing\z",
+        "(?-m)^warn",
+        "(?-m)ing$",
+        r"^\s*$",
+        r"\d{3}",
+        "a|^b",
+        r"(?m)^ $",
+        "x{100}y",
+    ];
+    const WORDS: &[&str] = &[
+        "error", "warning", "ERROR", "", " ", "ok", "err", "xerr", "b", "a", "123", "re",
+    ];
+    let compiled: Vec<_> = PATTERNS
+        .iter()
+        .map(|pattern| {
+            let regex = compile_pattern(pattern, false).expect("regex");
+            let prefilter = search::chunk_prefilter(&regex);
+            (pattern, regex, prefilter)
+        })
+        .collect();
+    let mut random = Random(0x9E37_79B9_7F4A_7C15);
+    for case in 0..40 {
+        // Small segments, so lines cross segments and read chunks; some
+        // cases drop the front.
+        let per_process = if case % 4 == 0 { 3000 } else { 1 << 30 };
+        let store = store(per_process, 1 << 30);
+        let log = store.create("p").expect("create");
+        let mut data = Vec::new();
+        for _ in 0..random.below(400) {
+            for _ in 0..random.below(4) {
+                data.extend_from_slice(WORDS[random.below(WORDS.len())].as_bytes());
+                data.push(b' ');
+            }
+            if random.below(300) == 0 {
+                data.extend(std::iter::repeat_n(b'x', 64_500 + random.below(2_000)));
+            }
+            data.push(b'\n');
+        }
+        if random.below(2) == 0 {
+            data.extend_from_slice(b"error at the end without newline");
+        }
+        let mut rest = &data[..];
+        while !rest.is_empty() {
+            let take = (1 + random.below(5000)).min(rest.len());
+            log.append(&rest[..take]);
+            rest = &rest[take..];
+        }
+        log.flushed().await;
+        for (pattern, regex, prefilter) in &compiled {
+            for (context, max_matches) in [(0, 1000), (2, 1000), (1, 3), (0, 1)] {
+                let options = SearchOptions {
+                    pattern: regex.clone(),
+                    context,
+                    max_matches,
+                };
+                let slow = search::search_with(&log, &options, None).expect("search");
+                let fast = search::search_with(&log, &options, prefilter.as_ref()).expect("search");
+                assert_eq!(
+                    fast, slow,
+                    "case {case}, pattern {pattern:?}, context {context}, max {max_matches}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn whole_text_anchors_turn_the_chunk_prefilter_off() {
+    for pattern in [r"\Aerror", r"ing\z", "(?-m)^warn", "(?-m:ing$)"] {
+        let regex = compile_pattern(pattern, false).expect("regex");
+        assert!(search::chunk_prefilter(&regex).is_none(), "{pattern}");
+    }
+    for pattern in ["error", "^warn", "ing$", r"r\se", "(?s)."] {
+        let regex = compile_pattern(pattern, true).expect("regex");
+        assert!(search::chunk_prefilter(&regex).is_some(), "{pattern}");
+    }
+}
+
+#[test]
+fn ignore_case_is_part_of_the_compiled_pattern_and_errors_quote_the_original() {
+    let regex = compile_pattern("error", true).expect("regex");
+    assert!(regex.is_match(b"ERROR"));
+    assert_eq!(regex.as_str(), "(?i:error)");
+    let error = compile_pattern("(oops", true).expect_err("invalid");
+    assert!(!error.to_string().contains("(?i:"), "{error}");
+}
