@@ -750,7 +750,11 @@ impl Server {
             .expect("start agentproc");
         let mut log = std::io::BufReader::new(child.stderr.take().expect("stderr"));
         let mut line = String::new();
-        let address = loop {
+        // Listening, and done building the agent view's tokenizer (tens of
+        // MB and some CPU, which would otherwise land in the first rounds
+        // and the memory figures).
+        let (mut address, mut tokenizer_ready) = (None, false);
+        while address.is_none() || !tokenizer_ready {
             line.clear();
             assert!(
                 log.read_line(&mut line).expect("log") > 0,
@@ -758,13 +762,13 @@ impl Server {
             );
             let event: serde_json::Value = serde_json::from_str(&line).expect("json log");
             if event["message"] == "agentproc listening" {
-                break event["address"]
+                address = event["address"]
                     .as_str()
-                    .expect("address")
-                    .parse()
-                    .expect("address");
+                    .map(|a| a.parse().expect("address"));
             }
-        };
+            tokenizer_ready |= event["message"] == "agent view tokenizer ready";
+        }
+        let address = address.expect("address");
         // Keep draining the log so the server never blocks on it.
         std::thread::spawn(move || {
             let mut sink = String::new();

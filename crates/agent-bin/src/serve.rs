@@ -132,7 +132,14 @@ pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyho
     // request path (a view asked for meanwhile waits for it, no longer).
     let _ = std::thread::Builder::new()
         .name("agentproc-tokenizer".to_owned())
-        .spawn(agentproc_view::O200kBase::preload);
+        .spawn(|| {
+            let started = std::time::Instant::now();
+            agentproc_view::O200kBase::preload();
+            tracing::info!(
+                elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "agent view tokenizer ready"
+            );
+        });
 
     if !settings.listen.is_local() {
         if settings.api.token.is_some() {
