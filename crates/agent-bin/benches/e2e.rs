@@ -277,12 +277,13 @@ async fn run(scale: Scale) -> Vec<Row> {
     };
     let (plain_sandbox, _) = sandboxed(agentproc_exec_sandbox::CgroupMode::Off);
     let (cgroup_sandbox, kind) = sandboxed(agentproc_exec_sandbox::CgroupMode::Auto);
-    let mut samples = [Vec::new(), Vec::new(), Vec::new()];
+    let mut samples = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     for round in 0..scale.sequential / 2 + 10 {
         let timed = [
             time(async { raw_spawn_wait() }).await,
             time(start_wait(&plain_sandbox, "true")).await,
             time(start_wait(&cgroup_sandbox, "true")).await,
+            time(async { raw_fork_spawn_wait() }).await,
         ];
         if round >= 10 {
             for (kind, duration) in timed.into_iter().enumerate() {
@@ -290,7 +291,21 @@ async fn run(scale: Scale) -> Vec<Row> {
             }
         }
     }
-    let [raw_again, plain, with_cgroup] = samples.map(Stats::of);
+    let [raw_again, plain, with_cgroup, forked] = samples.map(Stats::of);
+    // What any pre-exec step costs by itself: std forks instead of using
+    // posix_spawn (a vfork-style clone). The sandbox's own steps are a few
+    // system calls; the rest of its ratio is this.
+    rows.push(row(
+        "raw spawn+wait forced to fork (an empty pre_exec) (median)",
+        micros(forked.median),
+        micros(raw_again.median),
+        format!(
+            "{:.2}x",
+            forked.median.as_secs_f64() / raw_again.median.as_secs_f64()
+        ),
+        "",
+        None,
+    ));
     for (name, stats) in [
         (
             "start+wait, sandbox, no cgroups (median)".to_owned(),
@@ -1040,6 +1055,24 @@ fn raw_spawn_wait() {
         .stderr(Stdio::null())
         .status()
         .expect("spawn");
+}
+
+/// [`raw_spawn_wait`] with an empty `pre_exec` step, which makes std fork
+/// instead of using posix_spawn: the price of the sandbox's mechanism.
+fn raw_fork_spawn_wait() {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", "true"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: the step does nothing, so it is async-signal-safe.
+    #[allow(unsafe_code)]
+    unsafe {
+        command.pre_exec(|| Ok(()));
+    }
+    command.status().expect("spawn");
 }
 
 async fn raw_concurrent(total: usize, concurrency: usize) -> f64 {
