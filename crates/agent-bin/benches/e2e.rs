@@ -332,14 +332,29 @@ async fn run(scale: Scale) -> Vec<Row> {
     plain_sandbox.close().await;
     cgroup_sandbox.close().await;
 
-    // 2. Concurrent starts.
-    let raw_rate = raw_concurrent(scale.concurrent_total, scale.concurrency).await;
+    // 2. Concurrent starts, with where the CPU went: on 2 CPUs the rate is
+    // bound by CPU, so every microsecond agentproc and its client spend per
+    // start is taken from the commands.
+    let total = scale.concurrent_total;
+    let before = CpuSplit::measure(&bench.server);
+    let raw_rate = raw_concurrent(total, scale.concurrency).await;
+    let after_raw = CpuSplit::measure(&bench.server);
     let http_rate = bench
-        .http_concurrent(scale.concurrent_total, scale.concurrency, false)
+        .http_concurrent(total, scale.concurrency, Load::TwoRequests)
         .await;
+    let after_two = CpuSplit::measure(&bench.server);
     let one_rate = bench
-        .http_concurrent(scale.concurrent_total, scale.concurrency, true)
+        .http_concurrent(total, scale.concurrency, Load::OneRequest)
         .await;
+    let after_one = CpuSplit::measure(&bench.server);
+    let no_op_rate = bench
+        .http_concurrent(total, scale.concurrency, Load::NoOp)
+        .await;
+    let after_no_op = CpuSplit::measure(&bench.server);
+    let raw_cpu = after_raw.since(&before);
+    let one_cpu = after_one.since(&after_two);
+    let no_op_cpu = after_no_op.since(&after_one);
+    let per = |cpu: Duration| micros(cpu / u32::try_from(total).unwrap_or(u32::MAX));
     for (name, rate) in [
         ("two requests", http_rate),
         ("one request (wait_ms)", one_rate),
@@ -356,6 +371,39 @@ async fn run(scale: Scale) -> Vec<Row> {
             Some(rate / raw_rate >= 0.90),
         ));
     }
+
+    rows.push(row(
+        "  CPU per start, one request: commands / agentproc / client",
+        format!(
+            "{} / {} / {}",
+            per(one_cpu.server_children),
+            per(one_cpu.server),
+            per(one_cpu.bench)
+        ),
+        format!(
+            "{} / - / {}",
+            per(raw_cpu.bench_children),
+            per(raw_cpu.bench)
+        ),
+        String::new(),
+        "",
+        None,
+    ));
+    rows.push(row(
+        &format!(
+            "  {} concurrent no-op requests (floor): rate, CPU server / client",
+            scale.concurrency
+        ),
+        format!(
+            "{no_op_rate:.0}/s, {} / {}",
+            per(no_op_cpu.server),
+            per(no_op_cpu.bench)
+        ),
+        String::new(),
+        String::new(),
+        "",
+        None,
+    ));
 
     // 3. Output throughput. Two baselines: the bytes through `cat` to
     // /dev/null (the pipe alone), and through `tee` into a file in the log
@@ -597,7 +645,7 @@ impl Bench {
         no_op(self.server.address).await;
     }
 
-    async fn http_concurrent(&self, total: usize, concurrency: usize, one_request: bool) -> f64 {
+    async fn http_concurrent(&self, total: usize, concurrency: usize, load: Load) -> f64 {
         let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency));
         let address = self.server.address;
         let start = Instant::now();
@@ -606,7 +654,11 @@ impl Bench {
                 let semaphore = Arc::clone(&semaphore);
                 tokio::spawn(async move {
                     let _permit = semaphore.acquire().await.expect("semaphore");
-                    if one_request {
+                    if load == Load::NoOp {
+                        no_op(address).await;
+                        return;
+                    }
+                    if load == Load::OneRequest {
                         let answer = http(
                             address,
                             "POST",
@@ -734,6 +786,70 @@ impl Bench {
     }
 }
 
+/// What the concurrent clients do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Load {
+    /// `POST /start`, then `GET /{id}/output?wait=true`.
+    TwoRequests,
+    /// `POST /start` with `wait_ms`.
+    OneRequest,
+    /// A lookup of an unknown id: HTTP alone.
+    NoOp,
+}
+
+/// CPU time (user + system) so far of the server, of the processes it
+/// reaped, of this benchmark process (the HTTP client, or the raw
+/// spawner), and of the processes this one reaped.
+struct CpuSplit {
+    server: Duration,
+    server_children: Duration,
+    bench: Duration,
+    bench_children: Duration,
+}
+
+impl CpuSplit {
+    fn measure(server: &Server) -> Self {
+        let (server_own, server_children) = stat_cpu(server.child.id());
+        let (bench, bench_children) = stat_cpu(std::process::id());
+        Self {
+            server: server_own,
+            server_children,
+            bench,
+            bench_children,
+        }
+    }
+
+    fn since(&self, earlier: &Self) -> Self {
+        Self {
+            server: self.server.saturating_sub(earlier.server),
+            server_children: self.server_children.saturating_sub(earlier.server_children),
+            bench: self.bench.saturating_sub(earlier.bench),
+            bench_children: self.bench_children.saturating_sub(earlier.bench_children),
+        }
+    }
+}
+
+/// A process's own CPU time and that of its reaped children, from
+/// `/proc/<pid>/stat` (fields 14–17).
+fn stat_cpu(pid: u32) -> (Duration, Duration) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let fields: Vec<u64> = stat
+        .rsplit_once(')')
+        .expect("stat format")
+        .1
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .map(|field| field.parse().expect("cpu ticks"))
+        .collect();
+    // SAFETY: sysconf only reads a system constant.
+    #[allow(unsafe_code)]
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = u64::try_from(hz).ok().filter(|hz| *hz > 0).unwrap_or(100) as f64;
+    let ticks = |a: u64, b: u64| Duration::from_secs_f64((a + b) as f64 / hz);
+    (ticks(fields[0], fields[1]), ticks(fields[2], fields[3]))
+}
+
 /// The `agentproc` binary, started for the run and stopped with it.
 struct Server {
     child: std::process::Child,
@@ -798,23 +914,9 @@ impl Server {
         }
     }
 
-    fn stat_fields(&self) -> Vec<String> {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).expect("stat");
-        let rest = stat.rsplit_once(')').expect("stat format").1;
-        rest.split_whitespace().map(str::to_owned).collect()
-    }
-
     /// User plus system CPU time of the server (fields 14 and 15).
     fn cpu(&self) -> Duration {
-        let fields = self.stat_fields();
-        let ticks: u64 =
-            fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
-        // SAFETY: sysconf only reads a system constant.
-        #[allow(unsafe_code)]
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-        let hz = u64::try_from(hz).ok().filter(|hz| *hz > 0).unwrap_or(100);
-        Duration::from_secs_f64(ticks as f64 / hz as f64)
+        stat_cpu(self.child.id()).0
     }
 
     /// The server's resident set size.
