@@ -293,6 +293,12 @@ fn logs_in_a_custom_output_dir_are_private() {
         r#"{"command":"echo a secret"}"#,
     );
     let id = started["id"].as_str().expect("id");
+    // The directory is made with the first bytes: wait for them.
+    server.json(
+        "GET",
+        &format!("/api/v0/processes/{id}/output?wait=true"),
+        "",
+    );
     assert_eq!(mode(&shared.join(id)), 0o700);
     drop(server);
     let _ = std::fs::remove_dir_all(&output);

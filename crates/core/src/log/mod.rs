@@ -240,11 +240,18 @@ impl LogStore {
 
     /// A new, empty log for the process called `name`.
     ///
+    /// Its directory (mode 0700) is made by the writer thread with the
+    /// first bytes, so a process that prints nothing costs no directory
+    /// (`mkdir` and the later removal are most of a silent process's log
+    /// cost) and starting one touches no disk. A directory that cannot be
+    /// made then is a write failure like any other: the log stays readable
+    /// up to there, and the head/tail view keeps everything.
+    ///
     /// # Errors
-    /// When its directory cannot be created.
+    /// None today; the signature keeps room for stores that must prepare
+    /// something up front.
     pub fn create(self: &Arc<Self>, name: &str) -> io::Result<Arc<ProcessLog>> {
         let dir = self.config.dir.join(name);
-        DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
         let segment_bytes = (self.config.max_bytes_per_process / SEGMENTS).max(1);
         Ok(Arc::new(ProcessLog {
             store: Arc::downgrade(self),
@@ -346,6 +353,8 @@ struct LogState {
     evicted: bool,
     /// Writing failed; the log stays readable up to here.
     failed: bool,
+    /// The log's directory exists (made with the first segment).
+    dir_made: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -488,6 +497,13 @@ impl ProcessLog {
                     if state.segments.len() as u64 >= SEGMENTS {
                         removed += self.drop_front(state);
                     }
+                    if !state.dir_made {
+                        DirBuilder::new()
+                            .recursive(true)
+                            .mode(0o700)
+                            .create(&self.dir)?;
+                        state.dir_made = true;
+                    }
                     let path = self.dir.join(format!("{at:016x}.log"));
                     state.current = Some(
                         OpenOptions::new()
@@ -560,21 +576,25 @@ impl ProcessLog {
         true
     }
 
-    /// Forgets every segment; returns the bytes freed.
-    fn clear(&self) -> u64 {
+    /// Forgets every segment; returns the bytes freed and whether the
+    /// directory was made. Nothing is written after this (the writer checks
+    /// `evicted` under the same lock), so no directory appears later.
+    fn clear(&self) -> (u64, bool) {
         let mut state = lock(&self.state);
         state.evicted = true;
         state.current = None;
         let removed = state.segments.iter().map(|s| s.len).sum();
         state.segments.clear();
-        removed
+        (removed, state.dir_made)
     }
 
     /// Forgets the whole log (total cap).
     fn evict(&self) {
-        let removed = self.clear();
+        let (removed, dir_made) = self.clear();
         if let Some(store) = self.store.upgrade() {
-            store.delete(&self.dir);
+            if dir_made {
+                store.delete(&self.dir);
+            }
             store.account(0, removed, None);
         }
     }
@@ -582,19 +602,31 @@ impl ProcessLog {
     /// Forgets the log (its process was forgotten); the writer thread
     /// deletes its files.
     pub fn remove(&self) {
-        let removed = self.clear();
+        let (removed, dir_made) = self.clear();
         match self.store.upgrade() {
             Some(store) => {
-                store.delete(&self.dir);
+                if dir_made {
+                    store.delete(&self.dir);
+                }
                 lock(&store.state)
                     .exited
                     .retain(|log| !std::ptr::eq(Arc::as_ptr(log), self));
                 store.account(0, removed, None);
             }
             None => {
-                let _ = fs::remove_dir_all(&self.dir);
+                if dir_made {
+                    let _ = fs::remove_dir_all(&self.dir);
+                }
             }
         }
+    }
+
+    /// Whether the log could not even be created: its directory could not
+    /// be made with the first bytes, so nothing of it is on disk. Readers
+    /// then answer as for a process without a log.
+    pub fn creation_failed(&self) -> bool {
+        let state = lock(&self.state);
+        state.failed && !state.dir_made
     }
 
     /// Every byte committed so far.
@@ -621,7 +653,8 @@ impl ProcessLog {
         self.view().read(from, limit)
     }
 
-    /// The directory of this log.
+    /// The directory of this log (made with its first bytes: it does not
+    /// exist while nothing was written).
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -139,6 +139,40 @@ async fn removing_a_log_frees_its_space() {
     assert!(!log.dir().exists());
 }
 
+/// A process that prints nothing costs no directory: it is made with the
+/// first bytes, and a log that never had any is forgotten without touching
+/// the disk.
+#[tokio::test]
+async fn a_directory_is_made_only_for_output() {
+    let store = store(1 << 20, 1 << 30);
+    let silent = store.create("silent").expect("create");
+    let chatty = store.create("chatty").expect("create");
+    store.settled().await;
+    assert!(!silent.dir().exists());
+    assert!(!chatty.dir().exists());
+    chatty.append(b"hello\n");
+    chatty.flushed().await;
+    assert!(chatty.dir().is_dir());
+    assert_eq!(chatty.read(0, 100).expect("read").bytes, b"hello\n");
+    // An empty log reads as empty, without its directory.
+    assert!(silent.read(0, 100).expect("read").bytes.is_empty());
+    silent.remove();
+    chatty.remove();
+    store.settled().await;
+    assert!(!silent.dir().exists());
+    assert!(!chatty.dir().exists());
+
+    // A directory that cannot be made (a file is in the way) fails the
+    // log as a whole, which readers are told.
+    let blocked = store.create("blocked").expect("create");
+    fs::write(blocked.dir(), "in the way").expect("write");
+    assert!(!blocked.creation_failed());
+    blocked.append(b"lost\n");
+    blocked.flushed().await;
+    assert!(blocked.creation_failed());
+    assert!(!chatty.creation_failed());
+}
+
 #[test]
 fn opening_a_store_clears_logs_of_an_earlier_run() {
     let dir = temp_dir();

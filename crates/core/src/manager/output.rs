@@ -253,6 +253,9 @@ impl Manager {
     /// Why `process` has no log, if it has none.
     fn require_log(&self, process: &Process) -> Result<(), OutputError> {
         match (&process.log, &self.inner.config.logs) {
+            // Its directory could not be made with the first bytes (known
+            // before the exit is published: the exit waits for the log).
+            (Some(log), _) if log.creation_failed() => Err(OutputError::LogMissing),
             (Some(_), _) => Ok(()),
             (None, Some(_)) => Err(OutputError::LogMissing),
             (None, None) => Err(OutputError::LogsDisabled),
