@@ -115,12 +115,14 @@ impl LocalExecer {
         let Some(journal) = &self.journal else {
             return spawn_with(spec, customize);
         };
+        let before = sys::boot_ticks();
         let mut child = spawn_with(spec, |command| {
             // Inherited by every descendant, even one that leaves the group.
             command.env(INSTANCE_VAR, journal.instance());
             customize(command);
         })?;
-        if let Err(error) = journal.record_group(child.pid) {
+        let after = sys::boot_ticks();
+        if let Err(error) = journal.record_spawned_group(child.pid, (before, after)) {
             // A crash would leave this group running: it must not run as
             // if it were protected. It has had microseconds (the shell has
             // not got to the command yet, in practice).

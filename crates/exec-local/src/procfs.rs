@@ -76,6 +76,28 @@ fn parse_stat(text: &str) -> io::Result<Stat> {
     })
 }
 
+/// The pids of this process's children that an orphan adopted by this
+/// process (a subreaper) can be among: the children of the main thread
+/// while it lives, since the kernel hands orphans to the first living
+/// thread of the reaper, starting with its leader (`find_alive_thread`).
+/// Without a living leader, the children of every thread. Children other
+/// threads spawned are not all listed: callers filter their own anyway, and
+/// reading one file instead of one per thread keeps the sweep after every
+/// exit cheap (the thread count grows with Tokio's blocking pool).
+pub(crate) fn adoptive_children() -> io::Result<Vec<u32>> {
+    let me = std::process::id();
+    if state_at(std::path::Path::new(&format!("/proc/self/task/{me}/stat")))
+        .is_some_and(|state| !matches!(state, 'Z' | 'X' | 'x'))
+        && let Ok(text) = fs::read_to_string(format!("/proc/self/task/{me}/children"))
+    {
+        return Ok(text
+            .split_whitespace()
+            .filter_map(|pid| pid.parse::<u32>().ok())
+            .collect());
+    }
+    own_children()
+}
+
 /// The pids of this process's children (of every thread).
 pub(crate) fn own_children() -> io::Result<Vec<u32>> {
     let mut children = Vec::new();

@@ -119,7 +119,7 @@ impl Subreaper {
         // `fork` and being tracked, so no child of ours is mistaken for an
         // orphan.
         let _exclusive = tracking::exclusive();
-        procfs::own_children()
+        procfs::adoptive_children()
             .unwrap_or_default()
             .into_iter()
             .filter(|pid| !tracking::is_tracked(*pid))

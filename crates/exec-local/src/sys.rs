@@ -1,6 +1,7 @@
 //! The system calls std and nix do not wrap for us: `pidfd_open`, `wait4`
-//! with resource usage, a terminal's window size, and the child's step
-//! onto its terminal between `fork` and `exec`. All of this crate's
+//! with resource usage, a terminal's window size, the child's step onto
+//! its terminal between `fork` and `exec`, and the boot clock in the unit
+//! of `/proc/<pid>/stat`'s start times. All of this crate's
 //! `unsafe` lives here.
 #![allow(unsafe_code)]
 
@@ -13,6 +14,34 @@ use std::time::Duration;
 use agentproc_core::exec::{ChildExit, ExitStatus, ResourceUsage};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
+
+/// The time since boot in clock ticks (`CLOCK_BOOTTIME` divided as the
+/// kernel divides a process's `start_boottime` for field 22 of
+/// `/proc/<pid>/stat`); `None` if it cannot be read. A process spawned
+/// between two readings that agree started at exactly that tick.
+pub(crate) fn boot_ticks() -> Option<u64> {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into a live local.
+    if unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut now) } != 0 {
+        return None;
+    }
+    // SAFETY: sysconf only reads a system constant.
+    let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).ok()?;
+    const NANOS: u64 = 1_000_000_000;
+    // The kernel divides exactly only when USER_HZ divides a second (it
+    // always does on Linux: 100); otherwise let /proc answer.
+    if hz == 0 || !NANOS.is_multiple_of(hz) {
+        return None;
+    }
+    let nanos = u64::try_from(now.tv_sec)
+        .ok()?
+        .checked_mul(NANOS)?
+        .checked_add(u64::try_from(now.tv_nsec).ok()?)?;
+    Some(nanos / (NANOS / hz))
+}
 
 /// Opens a pidfd for `pid`: a descriptor that becomes readable when the
 /// process exits, and that keeps referring to this process even after its
