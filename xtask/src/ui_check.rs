@@ -260,7 +260,14 @@ impl Server {
             }
         }
         if let Some(token) = token {
-            command.env("AGENTPROC_TOKEN", token);
+            // The guarded server also runs the sandbox executor with
+            // isolation on by default (bubblewrap, which .ci/run installs),
+            // so the page's isolation lines are tested.
+            command
+                .env("AGENTPROC_TOKEN", token)
+                .env("AGENTPROC_EXECUTOR", "sandbox")
+                .env("AGENTPROC_SANDBOX_CGROUPS", "off")
+                .env("AGENTPROC_ISOLATION_DEFAULT", "workspace");
         }
         let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])

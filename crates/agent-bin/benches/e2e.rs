@@ -285,7 +285,26 @@ async fn run(scale: Scale) -> Vec<Row> {
         oom_score_adj: agentproc_exec_sandbox::OomScoreAdj::Inherit,
         ..Default::default()
     });
+    // The same sandbox as `plain_sandbox`, isolating every start
+    // ("workspace" by default: bubblewrap, its namespaces, a seccomp
+    // filter), when this host has a bubblewrap that works.
+    let bwrap = agentproc_exec_sandbox::isolation::find_bwrap(std::env::var_os("PATH").as_deref())
+        .filter(|bwrap| agentproc_exec_sandbox::isolation::probe_bwrap(bwrap).is_ok());
+    let isolated_sandbox = bwrap.clone().map(|bwrap| {
+        sandboxed(agentproc_exec_sandbox::SandboxConfig {
+            cgroups: agentproc_exec_sandbox::CgroupMode::Off,
+            isolation: agentproc_exec_sandbox::IsolationConfig {
+                default: Some(agentproc_core::exec::IsolationRequest::Workspace),
+                bwrap: Some(bwrap),
+                home: std::env::var_os("HOME").map(Into::into),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .0
+    });
     let mut samples = [
+        Vec::new(),
         Vec::new(),
         Vec::new(),
         Vec::new(),
@@ -301,6 +320,10 @@ async fn run(scale: Scale) -> Vec<Row> {
             time(async { raw_fork_spawn_wait() }).await,
             time(start_wait(&stepless_sandbox, "true")).await,
             time(start_wait(&bench.manager, "true")).await,
+            match &isolated_sandbox {
+                Some(isolated) => time(start_wait(isolated, "true")).await,
+                None => Duration::ZERO,
+            },
         ];
         if round >= 10 {
             for (kind, duration) in timed.into_iter().enumerate() {
@@ -308,7 +331,15 @@ async fn run(scale: Scale) -> Vec<Row> {
             }
         }
     }
-    let [raw_again, plain, with_cgroup, forked, stepless, local] = samples.map(Stats::of);
+    let [
+        raw_again,
+        plain,
+        with_cgroup,
+        forked,
+        stepless,
+        local,
+        isolated,
+    ] = samples.map(Stats::of);
     // What any pre-exec step costs by itself: std forks instead of using
     // posix_spawn (a vfork-style clone). The sandbox's own steps are a few
     // system calls; the rest of its ratio is this.
@@ -355,6 +386,32 @@ async fn run(scale: Scale) -> Vec<Row> {
             if judged { "<= 1.25x raw" } else { "" },
             judged.then_some(ratio <= 1.25),
         ));
+    }
+    // Isolation's price per start, against the same sandbox without it
+    // (no target; issue 15 asks for it to be measured).
+    match isolated_sandbox {
+        Some(isolated_sandbox) => {
+            rows.push(row(
+                "start+wait, sandbox, isolated (\"workspace\": bubblewrap + seccomp) (median)",
+                micros(isolated.median),
+                micros(plain.median),
+                format!(
+                    "+{} µs",
+                    isolated.median.saturating_sub(plain.median).as_micros()
+                ),
+                "(vs the same sandbox, not isolated)",
+                None,
+            ));
+            isolated_sandbox.close().await;
+        }
+        None => rows.push(row(
+            "start+wait, sandbox, isolated",
+            "skipped".to_owned(),
+            String::new(),
+            String::new(),
+            "bubblewrap (bwrap) is missing or does not work here",
+            None,
+        )),
     }
     plain_sandbox.close().await;
     cgroup_sandbox.close().await;

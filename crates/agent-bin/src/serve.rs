@@ -315,6 +315,15 @@ pub async fn build_manager(
         // the logs of other commands, its socket, its audit log.
         let isolation = &mut config.isolation;
         isolation.home = host.home.clone();
+        // The SSH agent's socket: "workspace" denies it with the other
+        // secrets (a socket needs no network to be reached).
+        isolation.secrets = host
+            .vars
+            .get(&OsString::from("SSH_AUTH_SOCK"))
+            .map(PathBuf::from)
+            .filter(|socket| socket.is_absolute())
+            .into_iter()
+            .collect();
         isolation.bwrap = agentproc_exec_sandbox::isolation::find_bwrap(
             host.vars
                 .get(&OsString::from("PATH"))

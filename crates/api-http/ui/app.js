@@ -690,6 +690,7 @@ function renderHead() {
     if (p.limits.pids) parts.push(`${p.limits.pids} pids`);
     add('limits', 'Limits', parts.join(', '));
   }
+  if (p.isolation) add('isolation', 'Isolation', describeIsolation(p.isolation));
   if (p.error) add('error', 'Error', p.error);
   for (const button of document.querySelectorAll('.signals button')) button.disabled = !p.running;
   $('tab-screen').hidden = !p.tty;
@@ -1062,6 +1063,20 @@ async function search(event) {
 
 // ---------------------------------------------------------------- health
 
+// One line for an isolation policy: "workspace", or what an object allows
+// (the denied paths are counted; the process's JSON lists them).
+function describeIsolation(policy) {
+  if (!policy) return '';
+  if (typeof policy === 'string') return policy;
+  const parts = [];
+  if (policy.network) parts.push(`network ${policy.network}`);
+  if (policy.write) parts.push(`write ${policy.write.length ? policy.write.join(', ') : 'nothing'}`);
+  if (policy.read) parts.push(`read ${Array.isArray(policy.read) ? policy.read.join(', ') : policy.read}`);
+  if (policy.deny && policy.deny.length) parts.push(`${policy.deny.length} denied`);
+  if (policy.mechanisms && policy.mechanisms.length) parts.push(`by ${policy.mechanisms.join(', ')}`);
+  return parts.join('; ');
+}
+
 async function refreshHealth() {
   const summary = $('health-summary');
   try {
@@ -1085,6 +1100,13 @@ async function refreshHealth() {
     add('Enforceable limits', e.enforceable_limits.length ? e.enforceable_limits.join(', ') : 'none');
     add('Default limits', limits(e.default_limits));
     add('Maximum limits', limits(e.max_limits));
+    const iso = e.isolation;
+    if (iso) {
+      if (iso.unavailable) add('Isolation', `unavailable: ${iso.unavailable}`, 'warning');
+      else add('Isolation', iso.mechanisms.join(', '));
+      add('Isolation default', describeIsolation(iso.default));
+      add('Isolation minimum', describeIsolation(iso.minimum));
+    }
     for (const [key, value] of Object.entries(e.settings || {})) add(key, value);
     for (const warning of e.warnings || []) add('Warning', warning, 'warning');
   } catch (_) {

@@ -74,6 +74,8 @@ pub struct SandboxExecer<S = LocalExecer> {
     oom_score_adj: Option<i32>,
     own_oom_score_adj: i32,
     rlimits: Vec<(&'static str, Resource, u64)>,
+    /// Why isolation cannot be enforced here (`None`: it can).
+    isolation_unavailable: Option<String>,
 }
 
 impl<S: CommandSpawner> SandboxExecer<S> {
@@ -144,7 +146,24 @@ impl<S: CommandSpawner> SandboxExecer<S> {
         for warning in cgroups.warnings() {
             tracing::warn!("sandbox: {warning}");
         }
+        let isolation_unavailable = match &config.isolation.bwrap {
+            None => Some("bubblewrap (bwrap) is not installed".to_owned()),
+            Some(bwrap) => isolation::probe_bwrap(bwrap)
+                .err()
+                .map(|said| format!("bubblewrap cannot build its sandbox on this host: {said}")),
+        };
+        if let Some(reason) = &isolation_unavailable
+            && config.isolation.bwrap.is_some()
+        {
+            if config.isolation.default.is_some() || config.isolation.minimum.is_some() {
+                return Err(SetupError(format!(
+                    "isolation is configured (a default or a minimum), but {reason}"
+                )));
+            }
+            tracing::warn!("sandbox: isolation is unavailable: {reason}");
+        }
         Ok(Self {
+            isolation_unavailable,
             local,
             nice: config.niceness.resolve(own_nice),
             oom_score_adj: config.oom_score_adj.resolve(own_oom),
@@ -210,8 +229,8 @@ impl<S: CommandSpawner> SandboxExecer<S> {
     /// What isolation this executor offers here.
     fn isolation_report(&self) -> agentproc_core::exec::IsolationReport {
         let config = &self.config.isolation;
-        let (mechanisms, unavailable) = match &config.bwrap {
-            Some(_) => (
+        let (mechanisms, unavailable) = match &self.isolation_unavailable {
+            None => (
                 isolation::mechanisms(&agentproc_core::exec::Isolation {
                     network: agentproc_core::exec::NetworkAccess::None,
                     write: Vec::new(),
@@ -220,10 +239,7 @@ impl<S: CommandSpawner> SandboxExecer<S> {
                 }),
                 None,
             ),
-            None => (
-                Vec::new(),
-                Some("bubblewrap (bwrap) is not installed".to_owned()),
-            ),
+            Some(reason) => (Vec::new(), Some(reason.clone())),
         };
         agentproc_core::exec::IsolationReport {
             mechanisms,
@@ -266,6 +282,11 @@ impl<S: CommandSpawner> SandboxExecer<S> {
                 "Isolation needs bubblewrap (bwrap), which this host lacks: install the bubblewrap package.".to_owned(),
             ));
         };
+        if let Some(reason) = &self.isolation_unavailable {
+            return Err(refused(format!(
+                "Isolation is unavailable on this host: {reason}."
+            )));
+        }
         let mut args = isolation::bwrap_args(&policy, &workdir).map_err(refused)?;
         args.push("--".into());
         args.push(spec.program.clone());

@@ -158,6 +158,43 @@ fn writes_go_only_where_allowed_and_secrets_stay_hidden() {
     );
 }
 
+/// The SSH agent's socket (`$SSH_AUTH_SOCK`) is one of the secrets
+/// `"workspace"` denies: a command could otherwise have the user's keys
+/// sign for it, network or not (a Unix socket needs none).
+#[test]
+fn the_ssh_agent_socket_is_out_of_reach() {
+    if !bwrap_available() {
+        return;
+    }
+    // Outside /tmp, as under /run/user/<uid>: a private /tmp would hide it
+    // anyway.
+    let socket = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ssh-agent-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&socket);
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+    let world = World::new(&[("SSH_AUTH_SOCK", socket.to_str().expect("utf-8"))]);
+    let probe = "python3 -c \"import os,socket\ns=socket.socket(socket.AF_UNIX)\ntry:\n    s.connect(os.environ['SSH_AUTH_SOCK']); print('agent-reached')\nexcept OSError as e:\n    print('agent-blocked', e.__class__.__name__)\"";
+    // Not isolated, the command reaches the agent: the probe is real.
+    let open = world.run(probe, Value::Null);
+    assert!(output(&open).contains("agent-reached"), "{open}");
+    let isolated = world.run(probe, Value::from("workspace"));
+    assert!(output(&isolated).contains("agent-blocked"), "{isolated}");
+    let listed = world.server.json("GET", "/api/v0/processes/list", "");
+    let denied = listed["processes"]
+        .as_array()
+        .expect("processes")
+        .iter()
+        .find_map(|process| process["isolation"]["deny"].as_array())
+        .expect("an isolated process");
+    assert!(
+        denied
+            .iter()
+            .any(|path| path == socket.to_str().expect("utf-8")),
+        "{denied:?}"
+    );
+    let _ = std::fs::remove_file(&socket);
+}
+
 /// A TCP server of the test's own on loopback, answering one line.
 fn test_server() -> (u16, std::thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -220,11 +257,16 @@ fn escape_routes_are_closed() {
          (python3 -c \"import socket; socket.create_connection(('{ip}', {port}), timeout=5)\") 2>/dev/null || echo port-blocked; \
          (exec 3>>{home}/notes.txt) 2>/dev/null || echo open-for-write-blocked; \
          ls /proc/self/fd | tr '\\n' ' '; echo; \
-         setsid sh -c 'sleep 1; echo escaped > daemon.txt' >/dev/null 2>&1 &",
+         setsid python3 -c \"import socket; s=socket.socket(socket.AF_UNIX); s.connect('daemon.sock'); open('daemon.ready', 'w').close(); s.recv(1); open('daemon.txt', 'w').write('escaped')\" >/dev/null 2>&1 & \
+         while [ ! -e daemon.ready ]; do :; done",
         home = world.home.display(),
         ip = address.ip(),
         port = address.port(),
     );
+    // The daemon below connects to this socket and keeps the connection
+    // until it dies.
+    let daemon = std::os::unix::net::UnixListener::bind(world.work.join("daemon.sock"))
+        .expect("bind the daemon's socket");
     let done = world.run(&script, Value::from("workspace"));
     let text = output(&done);
     for blocked in [
@@ -245,8 +287,23 @@ fn escape_routes_are_closed() {
         "only stdio (and ls's own): {text}"
     );
     assert!(!world.home.join("planted").exists());
-    // The daemon that left its session died with the sandbox (its PID
-    // namespace ends with the command), before it could write.
+    // The daemon that left its session dies with the sandbox (its PID
+    // namespace ends with the command; bubblewrap reports the command's
+    // exit just before that, so this waits for the event): its connection
+    // reaches end of file. A daemon that escaped would hold it open, and
+    // the read would time out.
+    assert!(world.work.join("daemon.ready").exists(), "{text}");
+    daemon.set_nonblocking(true).expect("nonblocking");
+    let (mut connection, _) = daemon.accept().expect("the daemon connected");
+    connection.set_nonblocking(false).expect("blocking");
+    connection
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .expect("timeout");
+    let mut byte = [0_u8; 1];
+    match connection.read(&mut byte) {
+        Ok(0) => {}
+        other => panic!("the daemon outlived its sandbox: {other:?}"),
+    }
     assert!(!world.work.join("daemon.txt").exists());
 }
 

@@ -193,6 +193,13 @@ def test_a_server_with_a_token_asks_for_it_once_and_then_works(page, context, gu
     page.locator("#start-submit").click()
     expect(page.locator("#output")).to_contain_text(f"guarded-{word}")
     expect(page.locator("#d-state")).to_have_text("exit 0")
+    # This server isolates every command ("workspace" by default): the
+    # process and the health panel say what is enforced.
+    expect(page.locator("#d-meta")).to_contain_text("network none")
+    expect(page.locator("#d-meta")).to_contain_text("bubblewrap")
+    expect(page.locator("#health-body")).to_contain_text("Isolation default")
+    expect(page.locator("#health-body")).to_contain_text("workspace")
+    expect(page.locator("#health-body")).to_contain_text("seccomp")
 
     # A reload keeps the session; logging out ends it.
     page.reload()

@@ -24,7 +24,7 @@ use serde_json::Value;
 fn log_store() -> Arc<agentproc_core::log::LogStore> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "agentproc-mcp-logs-{}-{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)

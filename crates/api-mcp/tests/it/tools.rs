@@ -678,7 +678,7 @@ async fn a_deadline_stops_the_command_and_says_so() {
 fn fifo(name: &str) -> std::path::PathBuf {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let path = std::env::temp_dir().join(format!(
+    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "agentproc-mcp-{}-{name}-{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)

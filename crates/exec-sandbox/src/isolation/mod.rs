@@ -64,6 +64,12 @@ pub struct IsolationConfig {
     /// own state (its journal, the output logs of other commands, its
     /// socket), which the binary fills in.
     pub always_deny: Vec<PathBuf>,
+    /// Secret locations of this host the `"workspace"` shorthand denies
+    /// besides [`WORKSPACE_DENIED`] and [`WORKSPACE_DENIED_IN_HOME`]: the
+    /// binary adds the SSH agent's socket (`$SSH_AUTH_SOCK`), which a
+    /// command could otherwise ask to sign with the user's keys (a Unix
+    /// socket is reachable without a network).
+    pub secrets: Vec<PathBuf>,
     /// The bubblewrap binary (the binary finds it in `PATH`); `None`: no
     /// isolation on this host, and policies are refused saying so.
     pub bwrap: Option<PathBuf>,
@@ -156,6 +162,7 @@ impl IsolationConfig {
         if let Some(home) = &self.home {
             deny.extend(WORKSPACE_DENIED_IN_HOME.iter().map(|path| home.join(path)));
         }
+        deny.extend(self.secrets.iter().cloned());
         Isolation {
             network: NetworkAccess::None,
             write: vec![workdir.to_path_buf()],
@@ -388,6 +395,72 @@ pub(crate) fn applied(policy: Isolation) -> AppliedIsolation {
         mechanisms: mechanisms(&policy),
         policy,
     }
+}
+
+/// Checks that `bwrap` can build the sandbox here: it runs `true` in the
+/// same namespaces a policy uses. A host may ship bubblewrap yet forbid
+/// what it needs (unprivileged user namespaces turned off, a container
+/// without mount rights); isolation is then unavailable, and said so,
+/// rather than failing inside every isolated start.
+///
+/// # Errors
+/// What bubblewrap said (its first line), or how it could not be run.
+pub fn probe_bwrap(bwrap: &Path) -> Result<(), String> {
+    use std::io::Read as _;
+    const SAID: &str = "agentproc-bwrap-works";
+    let mut child = std::process::Command::new(bwrap)
+        .args([
+            "--die-with-parent",
+            "--unshare-user",
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-net",
+            "--ro-bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+            "--tmpfs",
+            "/tmp",
+            "--",
+            "sh",
+            "-c",
+        ])
+        .arg(format!("echo {SAID}"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|error| format!("{} cannot be run: {error}", bwrap.display()))?;
+    // Success is the line printed from inside, not the exit status: in
+    // agentproc, a subreaper may reap this child before `wait` can.
+    let (mut out, mut err) = (String::new(), String::new());
+    if let Some(mut stdout) = child.stdout.take() {
+        let _ = stdout.read_to_string(&mut out);
+    }
+    if let Some(mut stderr) = child.stderr.take() {
+        let _ = stderr.read_to_string(&mut err);
+    }
+    let _ = child.wait();
+    if out.trim() == SAID {
+        return Ok(());
+    }
+    let said: String = err
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .chars()
+        .take(300)
+        .collect();
+    Err(if said.is_empty() {
+        format!("{} could not run a command in its sandbox", bwrap.display())
+    } else {
+        said
+    })
 }
 
 /// Looks `bwrap` up in `path` (a `PATH` value).

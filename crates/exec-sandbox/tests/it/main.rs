@@ -929,3 +929,83 @@ async fn members_in_sub_cgroups_are_signalled_and_cleaned_up() {
     }
     sandbox.shutdown(Duration::from_secs(5)).await;
 }
+
+/// A bubblewrap that cannot build its sandbox (as on a host that forbids
+/// unprivileged user namespaces) makes isolation unavailable, with what it
+/// said: the report carries the reason, an isolated start is refused with
+/// it, and a configured default or floor stops the setup. A working
+/// bubblewrap, where the host has one, passes the same probe.
+#[tokio::test]
+async fn a_bubblewrap_that_cannot_work_here_makes_isolation_unavailable() {
+    use agentproc_core::exec::IsolationRequest;
+    use agentproc_exec_sandbox::IsolationConfig;
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempdir("broken-bwrap");
+    let broken = dir.join("bwrap");
+    std::fs::write(
+        &broken,
+        "#!/bin/sh\necho 'bwrap: No permissions to create new namespace, likely because the kernel does not allow non-privileged user namespaces.' >&2\nexit 1\n",
+    )
+    .expect("write the fake bwrap");
+    std::fs::set_permissions(&broken, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let config = |default: Option<IsolationRequest>| SandboxConfig {
+        cgroups: CgroupMode::Off,
+        isolation: IsolationConfig {
+            bwrap: Some(broken.clone()),
+            default,
+            ..IsolationConfig::default()
+        },
+        ..SandboxConfig::default()
+    };
+
+    let sandbox = sandbox(config(None));
+    let report = sandbox.report().isolation.expect("an isolation report");
+    let reason = report.unavailable.expect("unavailable");
+    assert!(
+        reason.contains("No permissions to create new namespace"),
+        "{reason}"
+    );
+    assert!(report.mechanisms.is_empty());
+    let mut spec = sh("echo ran");
+    spec.isolation = Some(IsolationRequest::Workspace);
+    match sandbox.spawn_sandboxed(&spec) {
+        Err(SpawnError::Refused { reason }) => {
+            assert!(
+                reason.contains("Isolation is unavailable on this host"),
+                "{reason}"
+            );
+            assert!(
+                reason.contains("non-privileged user namespaces"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // Starts without isolation are unaffected.
+    let child = sandbox.spawn_sandboxed(&sh("echo ran")).expect("spawn");
+    assert_eq!(output_of(&child).await, "ran\n");
+    child.wait().await.expect("wait");
+    sandbox.shutdown(Duration::from_secs(5)).await;
+
+    let error = SandboxExecer::new(
+        LocalExecer::default(),
+        config(Some(IsolationRequest::Workspace)),
+    )
+    .expect_err("a configured default cannot be enforced");
+    assert!(
+        error.to_string().contains("isolation is configured"),
+        "{error}"
+    );
+
+    if let Some(real) =
+        agentproc_exec_sandbox::isolation::find_bwrap(std::env::var_os("PATH").as_deref())
+    {
+        let probed = agentproc_exec_sandbox::isolation::probe_bwrap(&real);
+        assert!(
+            probed.is_ok() || std::env::var_os("AGENTPROC_REQUIRE_NAMESPACES").is_none(),
+            "bubblewrap is required here but does not work: {probed:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
