@@ -310,7 +310,6 @@ async fn run(scale: Scale) -> Vec<Row> {
         Vec::new(),
         Vec::new(),
         Vec::new(),
-        Vec::new(),
     ];
     for round in 0..scale.sequential / 2 + 10 {
         let timed = [
@@ -320,10 +319,6 @@ async fn run(scale: Scale) -> Vec<Row> {
             time(async { raw_fork_spawn_wait() }).await,
             time(start_wait(&stepless_sandbox, "true")).await,
             time(start_wait(&bench.manager, "true")).await,
-            match &isolated_sandbox {
-                Some(isolated) => time(start_wait(isolated, "true")).await,
-                None => Duration::ZERO,
-            },
         ];
         if round >= 10 {
             for (kind, duration) in timed.into_iter().enumerate() {
@@ -331,15 +326,29 @@ async fn run(scale: Scale) -> Vec<Row> {
             }
         }
     }
-    let [
-        raw_again,
-        plain,
-        with_cgroup,
-        forked,
-        stepless,
-        local,
-        isolated,
-    ] = samples.map(Stats::of);
+    let [raw_again, plain, with_cgroup, forked, stepless, local] = samples.map(Stats::of);
+    // Isolated starts in rounds of their own, against the same sandbox
+    // without isolation: tearing down bubblewrap's namespaces keeps the
+    // kernel's RCU busy, which slowed every other row's cgroup and fork
+    // work when they were interleaved.
+    let isolation = match &isolated_sandbox {
+        Some(isolated) => {
+            let mut samples = [Vec::new(), Vec::new()];
+            for round in 0..scale.sequential / 4 + 10 {
+                let timed = [
+                    time(start_wait(&plain_sandbox, "true")).await,
+                    time(start_wait(isolated, "true")).await,
+                ];
+                if round >= 10 {
+                    for (kind, duration) in timed.into_iter().enumerate() {
+                        samples[kind].push(duration);
+                    }
+                }
+            }
+            Some(samples.map(Stats::of))
+        }
+        None => None,
+    };
     // What any pre-exec step costs by itself: std forks instead of using
     // posix_spawn (a vfork-style clone). The sandbox's own steps are a few
     // system calls; the rest of its ratio is this.
@@ -389,22 +398,25 @@ async fn run(scale: Scale) -> Vec<Row> {
     }
     // Isolation's price per start, against the same sandbox without it
     // (no target; issue 15 asks for it to be measured).
-    match isolated_sandbox {
-        Some(isolated_sandbox) => {
+    match (isolated_sandbox, isolation) {
+        (Some(isolated_sandbox), Some([not_isolated, isolated])) => {
             rows.push(row(
                 "start+wait, sandbox, isolated (\"workspace\": bubblewrap + seccomp) (median)",
                 micros(isolated.median),
-                micros(plain.median),
+                micros(not_isolated.median),
                 format!(
                     "+{} µs",
-                    isolated.median.saturating_sub(plain.median).as_micros()
+                    isolated
+                        .median
+                        .saturating_sub(not_isolated.median)
+                        .as_micros()
                 ),
                 "(vs the same sandbox, not isolated)",
                 None,
             ));
             isolated_sandbox.close().await;
         }
-        None => rows.push(row(
+        _ => rows.push(row(
             "start+wait, sandbox, isolated",
             "skipped".to_owned(),
             String::new(),

@@ -91,6 +91,38 @@ impl HostEnv {
 /// signal kills at once) and gives in-flight requests the shutdown grace to
 /// finish.
 ///
+/// This is all of `agentproc serve`, for an embedder too (`main.rs` only
+/// parses flags and calls it). What each piece buys:
+/// - [`build_manager`]: the crash-recovery journal and the subreaper (a
+///   restarted agentproc stops what a crashed one left running, daemons
+///   included), the full output logs (cursors, streams, search,
+///   `until=match`), the executor the settings name, checked by a test
+///   command at startup, and an open-file limit raised for `max_running`;
+/// - the audit log, when configured;
+/// - the router with the MCP endpoint, metrics, the token check and the
+///   cross-origin guard ([`agentproc_api_http::router_with`]);
+/// - the accept loop of [`crate::http`]: a header read timeout and idle
+///   keep-alive connections closed (what `axum::serve` lacks), TCP_NODELAY;
+/// - the tokenizer of the agent view built off the request path;
+/// - a graceful shutdown that stops every process.
+///
+/// ```no_run
+/// # async fn run() -> anyhow::Result<()> {
+/// use agentproc::cli::ServeArgs;
+/// use agentproc::serve::{HostEnv, Signals, serve};
+///
+/// let args = ServeArgs {
+///     listen: Some("unix:/run/my-agent/agentproc.sock".to_owned()),
+///     ..ServeArgs::default()
+/// };
+/// // The layered configuration: defaults, /etc/agentproc/config.toml,
+/// // AGENTPROC_* variables, then `args`.
+/// let settings =
+///     agentproc::config::load(&args, std::path::Path::new(agentproc::config::SYSTEM_CONFIG))?;
+/// serve(settings, HostEnv::from_process(), Signals::install()?).await
+/// # }
+/// ```
+///
 /// # Errors
 /// When the address cannot be bound or the server fails.
 pub async fn serve(settings: Settings, host: HostEnv, signals: Signals) -> anyhow::Result<()> {

@@ -256,6 +256,8 @@ fn escape_routes_are_closed() {
          (kill -0 {agentproc}) 2>/dev/null || echo kill-blocked; \
          (python3 -c \"import socket; socket.create_connection(('{ip}', {port}), timeout=5)\") 2>/dev/null || echo port-blocked; \
          (exec 3>>{home}/notes.txt) 2>/dev/null || echo open-for-write-blocked; \
+         python3 -c \"import ctypes; libc=ctypes.CDLL(None, use_errno=True); r=libc.ptrace(0, 0, 0, 0); print('ptrace-blocked' if r == -1 and ctypes.get_errno() == 1 else 'ptrace-allowed')\"; \
+         python3 -c \"import ctypes; libc=ctypes.CDLL(None, use_errno=True); p=ctypes.create_string_buffer(120); r=libc.syscall(425, 1, p); print('io-uring-blocked' if r == -1 and ctypes.get_errno() == 1 else 'io-uring-allowed')\"; \
          ls /proc/self/fd | tr '\\n' ' '; echo; \
          setsid python3 -c \"import socket; s=socket.socket(socket.AF_UNIX); s.connect('daemon.sock'); open('daemon.ready', 'w').close(); s.recv(1); open('daemon.txt', 'w').write('escaped')\" >/dev/null 2>&1 & \
          while [ ! -e daemon.ready ]; do :; done",
@@ -278,6 +280,10 @@ fn escape_routes_are_closed() {
         "kill-blocked",
         "port-blocked",
         "open-for-write-blocked",
+        // The seccomp filter: PTRACE_TRACEME and io_uring_setup (425)
+        // succeed outside it on this kind of host, and fail with EPERM in it.
+        "ptrace-blocked",
+        "io-uring-blocked",
     ] {
         assert!(text.contains(blocked), "{blocked} missing:\n{text}");
     }
@@ -305,6 +311,70 @@ fn escape_routes_are_closed() {
         other => panic!("the daemon outlived its sandbox: {other:?}"),
     }
     assert!(!world.work.join("daemon.txt").exists());
+}
+
+/// Isolation composes with a terminal, the sandbox's cgroup limits and
+/// its niceness: the command sees its terminal (as `/dev/console`, in
+/// bubblewrap's private `/dev`) and its size, cannot read the
+/// secret, runs niced, and sits in its own cgroup (seen from outside:
+/// inside, its cgroup namespace hides the name).
+#[test]
+fn isolation_composes_with_a_terminal_and_limits() {
+    if !bwrap_available() {
+        return;
+    }
+    let world = World::new(&[]);
+    let health = world.server.json("GET", "/healthz", "");
+    if health["executor"]["cgroups"] == "none" {
+        assert!(
+            std::env::var_os("AGENTPROC_REQUIRE_CGROUPS").is_none(),
+            "this host was expected to have usable cgroups: {health}"
+        );
+        eprintln!("skipped: no usable cgroups here ({health})");
+        return;
+    }
+    let body = serde_json::json!({
+        "command": "stty size; tty; echo nice=$(nice); cat ~/.ssh/id_ed25519 || echo no-key; echo ready; read x; echo got-$x",
+        "workdir": world.work,
+        "isolation": "workspace",
+        "tty": {"rows": 12, "cols": 34},
+        "limits": {"pids": 32},
+    });
+    let started = world
+        .server
+        .json("POST", "/api/v0/processes/start", &body.to_string());
+    let id = started["id"].as_str().expect("id").to_owned();
+    assert_eq!(started["isolation"]["network"], "none", "{started}");
+    let ready = world.server.json(
+        "GET",
+        &format!("/api/v0/processes/{id}/output?until=match&pattern=%5Eready&timeout_ms=30000"),
+        "",
+    );
+    assert_eq!(ready["running"], true, "{ready}");
+    let pid = ready["pid"].as_u64().expect("pid");
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("its cgroup");
+    assert!(cgroup.contains("agentproc-"), "{cgroup}");
+    let (status, reply) = world.server.request(
+        "POST",
+        &format!("/api/v0/processes/{id}/input"),
+        r#"{"text":"go\r"}"#,
+    );
+    assert_eq!(status, 200, "{reply}");
+    let done = world.server.json(
+        "GET",
+        &format!("/api/v0/processes/{id}/output?wait=true"),
+        "",
+    );
+    assert_eq!(done["exit_code"], 0, "{done}");
+    let text = output(&done);
+    // bubblewrap's own /dev shows the terminal as /dev/console.
+    assert!(text.starts_with("12 34\r\n/dev/console\r\n"), "{text}");
+    assert!(text.contains("nice=5"), "{text}");
+    assert!(text.contains("no-key"), "{text}");
+    assert!(!text.contains("PRIVATE KEY"), "{text}");
+    assert!(text.contains("got-go"), "{text}");
+    let listed = world.server.json("GET", "/api/v0/processes/list", "");
+    assert_eq!(listed["processes"][0]["limits"]["pids"], 32, "{listed}");
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, ChildStderr, Command, Stdio};
 
 mod agent_view;
+mod cli_terminal;
 mod hardening;
 mod isolation;
 mod mcp;
