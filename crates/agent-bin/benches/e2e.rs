@@ -832,7 +832,10 @@ impl Bench {
     /// server, so memory freed by earlier phases cannot hide the cost).
     async fn memory(&self, scale: Scale) -> (u64, u64) {
         let (retained, running) = (scale.retained, scale.running);
-        let fresh = Server::start(scale);
+        // mimalloc returns freed pages to the system at once here: the
+        // tokenizer's build frees tens of MB at startup, which it would
+        // otherwise keep and hand out again, hiding the processes' cost.
+        let fresh = Server::start_with(scale, &[("MIMALLOC_PURGE_DELAY", "0")]);
         let base = fresh.rss();
         let mut ids = Vec::with_capacity(running);
         for _ in 0..running {
@@ -956,6 +959,11 @@ struct Server {
 
 impl Server {
     fn start(scale: Scale) -> Self {
+        Self::start_with(scale, &[])
+    }
+
+    /// [`Server::start`] with more environment variables.
+    fn start_with(scale: Scale, env: &[(&str, &str)]) -> Self {
         use std::io::BufRead;
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -971,6 +979,7 @@ impl Server {
             )
             .env("AGENTPROC_MAX_RETAINED", "1000000")
             .env("AGENTPROC_LIST_LIMIT", "10")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
