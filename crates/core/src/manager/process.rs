@@ -75,6 +75,10 @@ pub(super) struct Process {
     /// one (0: none yet), for telling a program that waits from one that
     /// prints.
     last_output: std::sync::atomic::AtomicU64,
+    /// When input was last written to it, in the same units: a program
+    /// still blocked in `read` just after input was sent has not read it
+    /// yet, so it is not waiting for more until it has been quiet since.
+    last_input: std::sync::atomic::AtomicU64,
 }
 
 /// A process's terminal as the manager keeps it: the executor's control,
@@ -140,6 +144,7 @@ impl Process {
         Self {
             terminal,
             last_output: std::sync::atomic::AtomicU64::new(0),
+            last_input: std::sync::atomic::AtomicU64::new(0),
             identity,
             pid: child.as_ref().and_then(|child| child.pid()),
             limits: child
@@ -210,11 +215,12 @@ impl Process {
         }
     }
 
-    /// How long no output has arrived, at `now`.
+    /// How long neither output has arrived nor input been sent, at `now`.
     pub(super) fn quiet_for(&self, now: Instant) -> Duration {
         let last = self
             .last_output
             .load(std::sync::atomic::Ordering::Acquire)
+            .max(self.last_input.load(std::sync::atomic::Ordering::Acquire))
             .saturating_sub(1);
         let since = now.saturating_duration_since(self.started_mono);
         since.saturating_sub(Duration::from_nanos(last))
@@ -262,18 +268,32 @@ impl Process {
 
     /// Appends output: to the log first (outside the state lock), then to
     /// the in-memory view, then announces the new total.
+    /// Notes that input was written to it at `now`.
+    pub(super) fn note_input(&self, now: Instant) {
+        self.last_input.store(
+            Self::stamp(self.started_mono, now),
+            std::sync::atomic::Ordering::Release,
+        );
+    }
+
+    /// `now` as stored in `last_output` and `last_input`: nanoseconds after
+    /// `started`, plus one (so that 0 keeps meaning "never").
+    fn stamp(started: Instant, now: Instant) -> u64 {
+        let since = now.saturating_duration_since(started);
+        u64::try_from(since.as_nanos())
+            .unwrap_or(u64::MAX - 1)
+            .saturating_add(1)
+    }
+
     /// Notes when output arrived (the first time, and the last).
     pub(super) fn note_output(&self, now: Instant) {
         if self.first_output.get().is_none() {
             let _ = self.first_output.set(now);
         }
-        let since = now.saturating_duration_since(self.started_mono);
-        // Stored plus one, so that 0 keeps meaning "no output yet".
-        let nanos = u64::try_from(since.as_nanos())
-            .unwrap_or(u64::MAX - 1)
-            .saturating_add(1);
-        self.last_output
-            .store(nanos, std::sync::atomic::Ordering::Release);
+        self.last_output.store(
+            Self::stamp(self.started_mono, now),
+            std::sync::atomic::Ordering::Release,
+        );
     }
 
     /// Every byte written so far, and when the first arrived.

@@ -153,6 +153,9 @@ impl Manager {
         {
             return Err(InputError::Io(error));
         }
+        // Until it has read this and gone quiet again, it is not waiting
+        // for more input (it may still sit in the `read` that will get it).
+        process.note_input(self.inner.clock.instant());
         if close && let Some(mut writer) = stdin.take() {
             let _ = writer.shutdown().await;
         }

@@ -261,6 +261,35 @@ async fn awaiting_input_needs_quiet_and_a_blocked_read_and_tells_the_kind() {
     h.manager.close().await;
 }
 
+/// Just after input is sent, a program may still sit in the `read` that
+/// will receive it (under load it has not run yet): it is not waiting for
+/// more input until it has been quiet for the settle time since.
+#[tokio::test]
+async fn input_just_sent_is_not_yet_read() {
+    let h = harness();
+    let (info, child) = h.start(tty("python3")).await;
+    let id = info.id;
+    child.write(b">>> ");
+    child.wait_output_read().await;
+    child.set_blocked_on_input(true);
+    h.clock.advance(Duration::from_millis(500));
+    let awaiting = |h: &Harness| h.manager.info(id, None).expect("info").awaiting_input;
+    assert_eq!(awaiting(&h), Some(InputKind::Line));
+
+    h.manager
+        .send_input(id, None, input("1+1", &["Enter"], false))
+        .await
+        .expect("input");
+    // Still blocked in read as far as the kernel shows, but input is
+    // pending: not waiting.
+    assert_eq!(awaiting(&h), None);
+    h.clock.advance(Duration::from_millis(499));
+    assert_eq!(awaiting(&h), None);
+    h.clock.advance(Duration::from_millis(1));
+    assert_eq!(awaiting(&h), Some(InputKind::Line));
+    h.manager.close().await;
+}
+
 #[tokio::test]
 async fn a_wait_for_input_returns_once_the_program_reads() {
     let h = harness();
