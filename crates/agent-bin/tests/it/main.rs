@@ -39,7 +39,10 @@ fn start_server(env: &[(&str, &str)]) -> Server {
 fn state_dir() -> std::path::PathBuf {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("agentproc-it-state-{}-{n}", std::process::id()));
+    // Under the target directory, not /tmp: a test that fails midway
+    // leaves nothing in the system's temporary directory.
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("agentproc-it-state-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
@@ -183,7 +186,8 @@ fn version_and_help() {
 /// reading blocks until the command has written, which is the event we wait
 /// on.
 fn fifo(name: &str) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("agentproc-it-{}-{name}", std::process::id()));
+    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("agentproc-it-{}-{name}", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let status = Command::new("mkfifo").arg(&path).status().expect("mkfifo");
     assert!(status.success());

@@ -223,6 +223,9 @@ async fn quiet_streams_send_keepalive_comments() {
     let events = read_events(response.into_body(), 1).await;
     assert_eq!(events[0].0, "comment");
     manager.close().await;
+    if let Some(logs) = &manager.config().logs {
+        let _ = std::fs::remove_dir_all(&logs.config().dir);
+    }
 }
 
 #[tokio::test]

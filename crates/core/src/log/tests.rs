@@ -183,10 +183,12 @@ fn opening_a_store_clears_logs_of_an_earlier_run() {
     fs::write(dir.join("project/src/main.rs"), b"fn main() {}").expect("write");
     fs::create_dir_all(dir.join("notes")).expect("mkdir");
     fs::write(dir.join("notes/0000000000000000.log.bak"), b"x").expect("write");
-    let _store = LogStore::open(LogConfig::new(&dir)).expect("open");
+    let store = LogStore::open(LogConfig::new(&dir)).expect("open");
     assert!(!dir.join("stale").exists());
     assert!(dir.join("project/src/main.rs").exists());
     assert!(dir.join("notes/0000000000000000.log.bak").exists());
+    drop(store);
+    let _ = fs::remove_dir_all(&dir);
 }
 
 /// Regression (hardening issue, defect 6): a second store on the same
