@@ -195,6 +195,35 @@ fn the_ssh_agent_socket_is_out_of_reach() {
     let _ = std::fs::remove_file(&socket);
 }
 
+/// Regression (review of issue 15): with a working directory under /tmp,
+/// bound back into the sandbox's private /tmp, a denied file in it was
+/// readable (denials under /tmp were skipped as hidden).
+#[test]
+fn denials_hold_in_a_workdir_under_tmp() {
+    if !bwrap_available() {
+        return;
+    }
+    let world = World::new(&[]);
+    let work = std::env::temp_dir().join(format!("agentproc-it-tmp-work-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).expect("mkdir");
+    std::fs::write(work.join(".env"), "API_KEY=hunter2\n").expect("write");
+    let body = serde_json::json!({
+        "command": "cat .env || echo env-denied; echo x > made && echo wrote",
+        "workdir": work,
+        "isolation": {"network": "none", "deny": [".env"]},
+        "wait_ms": 30000,
+    });
+    let done = world
+        .server
+        .json("POST", "/api/v0/processes/start", &body.to_string());
+    let _ = std::fs::remove_dir_all(&work);
+    let text = output(&done);
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(text.contains("env-denied"), "{text}");
+    assert!(text.contains("wrote"), "{text}");
+}
+
 /// A TCP server of the test's own on loopback, answering one line.
 fn test_server() -> (u16, std::thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");

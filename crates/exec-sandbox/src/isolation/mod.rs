@@ -380,7 +380,11 @@ fn visible_denials(policy: &Isolation) -> Vec<&PathBuf> {
                 .deny
                 .iter()
                 .any(|other| other != *path && path.starts_with(other));
-            let private_tmp = path.starts_with("/tmp");
+            // The private /tmp hides the host's, except where a writable
+            // or readable root under /tmp is bound back into it.
+            let bound_back = inside_any(path, &policy.write)
+                || matches!(&policy.read, ReadAccess::Only(roots) if inside_any(path, roots));
+            let private_tmp = path.starts_with("/tmp") && !bound_back;
             let unreadable = readable
                 .as_ref()
                 .is_some_and(|roots| !inside_any(path, roots));

@@ -272,6 +272,62 @@ fn bubblewrap_gets_namespaces_binds_and_denials_in_order() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Regression (review of issue 15): a writable root under /tmp is bound
+/// back into the private /tmp, so denied paths inside it (a `.env`,
+/// agentproc's own state, the SSH agent's socket) must be covered there
+/// too; they were skipped as "hidden by the private /tmp".
+#[test]
+fn denials_inside_a_root_under_tmp_are_covered() {
+    let dir = std::env::temp_dir().join(format!("agentproc-isolation-tmp-{}", std::process::id()));
+    let work = dir.join("work");
+    std::fs::create_dir_all(work.join("state")).expect("mkdir");
+    std::fs::write(work.join(".env"), "API_KEY=x").expect("write");
+    let isolation = Isolation {
+        network: NetworkAccess::None,
+        write: vec![work.clone()],
+        read: ReadAccess::All,
+        deny: vec![
+            work.join(".env"),
+            work.join("state"),
+            dir.join("elsewhere-in-tmp"),
+        ],
+    };
+    let joined = bwrap_args(&isolation, &work)
+        .expect("args")
+        .into_iter()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    for expected in [
+        format!("--ro-bind /dev/null {}", work.join(".env").display()),
+        format!("--tmpfs {0} --remount-ro {0}", work.join("state").display()),
+    ] {
+        assert!(joined.contains(&expected), "{expected:?} in {joined}");
+    }
+    // Outside every bound root, the private /tmp hides it anyway.
+    assert!(!joined.contains("elsewhere-in-tmp"), "{joined}");
+    // A read root under /tmp is bound back too.
+    let read_list = Isolation {
+        write: Vec::new(),
+        read: ReadAccess::Only(vec![work.clone()]),
+        ..isolation
+    };
+    let joined = bwrap_args(&read_list, &work)
+        .expect("args")
+        .into_iter()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        joined.contains(&format!(
+            "--ro-bind /dev/null {}",
+            work.join(".env").display()
+        )),
+        "{joined}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_seccomp_filter_is_built_for_each_network() {
     for network in [
