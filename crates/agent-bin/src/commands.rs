@@ -176,7 +176,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
             crate::interactive::session(&client, &id, 0).await
         };
         forwarding.abort();
-        return finish_session(&id, ended?);
+        return finish_session(&id, &args.client.server, ended?);
     }
     let shown = if args.agent {
         Shown::Ticker
@@ -200,14 +200,21 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
 }
 
 /// The exit code of an interactive session, saying why it ended.
-fn finish_session(id: &str, ended: crate::interactive::Ended) -> anyhow::Result<u8> {
+fn finish_session(id: &str, server: &str, ended: crate::interactive::Ended) -> anyhow::Result<u8> {
     match ended {
         crate::interactive::Ended::Exited(last) => {
             explain_end(&last);
             Ok(exit_code_of(&last))
         }
         crate::interactive::Ended::Detached => {
-            eprintln!("\r\nagentproc: detached; {id} keeps running (agentproc attach {id})");
+            // The command that joins again, naming the server unless it is
+            // the default one.
+            let server = if server == "http://127.0.0.1:4242" {
+                String::new()
+            } else {
+                format!(" --server {server}")
+            };
+            eprintln!("\nagentproc: detached; {id} keeps running (agentproc attach{server} {id})");
             Ok(0)
         }
     }
@@ -244,7 +251,7 @@ pub async fn attach(args: AttachArgs) -> anyhow::Result<u8> {
         }
         crate::interactive::session(&client, &args.id, cursor).await
     };
-    finish_session(&args.id, ended?)
+    finish_session(&args.id, &args.client.server, ended?)
 }
 
 /// Prints the agent view of a process's whole output (its JSON answer with

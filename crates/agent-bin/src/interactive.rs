@@ -89,6 +89,8 @@ pub async fn session(client: &Client, id: &str, cursor: u64) -> anyhow::Result<E
     let mut stdin = tokio::io::stdin();
     let mut keys = [0u8; 4096];
     let mut stdin_open = true;
+    // Typed bytes of a character whose rest has not been read yet.
+    let mut unfinished: Vec<u8> = Vec::new();
     loop {
         tokio::select! {
             frame = http_body_util::BodyExt::frame(&mut body) => {
@@ -120,9 +122,15 @@ pub async fn session(client: &Client, id: &str, cursor: u64) -> anyhow::Result<E
             }
             read = stdin.read(&mut keys), if stdin_open => {
                 let read = read.context("reading the keyboard")?;
+                let input = format!("{}/{id}/input", crate::commands::PROCESSES);
                 if read == 0 {
-                    // Input ended (not a terminal): the rest is output.
+                    // Input ended (it is not a terminal): pass the end on,
+                    // as the terminal's end-of-file character; the rest is
+                    // output.
                     stdin_open = false;
+                    let text = String::from_utf8_lossy(&unfinished).into_owned();
+                    unfinished.clear();
+                    let _ = client.post(&input, &json!({"text": text, "eof": true})).await;
                     continue;
                 }
                 let typed = &keys[..read];
@@ -130,11 +138,10 @@ pub async fn session(client: &Client, id: &str, cursor: u64) -> anyhow::Result<E
                     Some(at) => (&typed[..at], true),
                     None => (typed, false),
                 };
-                if !typed.is_empty() {
-                    let text = String::from_utf8_lossy(typed);
-                    client
-                        .post(&format!("{}/{id}/input", crate::commands::PROCESSES), &json!({"text": text}))
-                        .await?;
+                unfinished.extend_from_slice(typed);
+                let text = whole_characters(&mut unfinished, detach);
+                if !text.is_empty() {
+                    client.post(&input, &json!({"text": text})).await?;
                 }
                 if detach {
                     return Ok(Ended::Detached);
@@ -152,6 +159,20 @@ pub async fn session(client: &Client, id: &str, cursor: u64) -> anyhow::Result<E
     }
 }
 
+/// Takes the text of `pending` that ends on a whole character, leaving the
+/// start of a character split across reads for the next one (all of it
+/// when `flush`). Bytes that can never be UTF-8 become U+FFFD.
+pub fn whole_characters(pending: &mut Vec<u8>, flush: bool) -> String {
+    let keep = match std::str::from_utf8(pending) {
+        Err(error) if error.error_len().is_none() && !flush => pending.len() - error.valid_up_to(),
+        _ => 0,
+    };
+    let rest = pending.split_off(pending.len() - keep);
+    let text = String::from_utf8_lossy(pending).into_owned();
+    *pending = rest;
+    text
+}
+
 /// Draws a screen answer (`GET /{id}/screen`) on the local terminal: the
 /// starting point of an attach.
 pub fn draw(screen: &Value) -> anyhow::Result<()> {
@@ -161,10 +182,42 @@ pub fn draw(screen: &Value) -> anyhow::Result<()> {
         .as_array()
         .map(|lines| lines.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    out.write_all(lines.join("\r\n").as_bytes())?;
-    let row = screen["cursor"]["row"].as_u64().unwrap_or(0) + 1;
+    let cursor_row = usize::try_from(screen["cursor"]["row"].as_u64().unwrap_or(0)).unwrap_or(0);
+    // A local terminal with fewer rows shows the rows that end at the
+    // cursor: drawing them all would scroll the top ones, and the cursor's
+    // position with them, out of sight.
+    let rows = local_size()
+        .and_then(|size| size["rows"].as_u64())
+        .and_then(|rows| usize::try_from(rows).ok())
+        .unwrap_or(usize::MAX);
+    let first = (cursor_row + 1).saturating_sub(rows);
+    let shown: Vec<&str> = lines.iter().skip(first).take(rows).copied().collect();
+    out.write_all(shown.join("\r\n").as_bytes())?;
+    let row = cursor_row - first + 1;
     let col = screen["cursor"]["col"].as_u64().unwrap_or(0) + 1;
     write!(out, "\x1b[{row};{col}H")?;
     out.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_characters;
+
+    #[test]
+    fn a_character_split_across_reads_is_sent_whole() {
+        let mut pending = b"caf\xc3".to_vec();
+        assert_eq!(whole_characters(&mut pending, false), "caf");
+        assert_eq!(pending, b"\xc3");
+        pending.extend_from_slice(b"\xa9!");
+        assert_eq!(whole_characters(&mut pending, false), "\u{e9}!");
+        assert!(pending.is_empty());
+        // Invalid bytes are replaced, not held back.
+        let mut pending = b"a\xffb".to_vec();
+        assert_eq!(whole_characters(&mut pending, false), "a\u{fffd}b");
+        // Flushing sends an unfinished character as a replacement.
+        let mut pending = b"x\xe2\x82".to_vec();
+        assert_eq!(whole_characters(&mut pending, true), "x\u{fffd}");
+        assert!(pending.is_empty());
+    }
 }

@@ -91,8 +91,13 @@ impl HostEnv {
 /// signal kills at once) and gives in-flight requests the shutdown grace to
 /// finish.
 ///
-/// This is all of `agentproc serve`, for an embedder too (`main.rs` only
-/// parses flags and calls it). What each piece buys:
+/// This is `agentproc serve`, for an embedder too. `main.rs` also does
+/// three things first, process-wide, which an embedder should do as early
+/// as it can (before other threads start): mark inherited descriptors
+/// close-on-exec and let commands get the signals a launcher ignored
+/// ([`agentproc_exec_local::close_inherited_descriptors_on_exec`] and
+/// [`agentproc_exec_local::default_ignored_signals_on_exec`]), and set up
+/// logging ([`crate::logging::init`]). What `serve` itself buys:
 /// - [`build_manager`]: the crash-recovery journal and the subreaper (a
 ///   restarted agentproc stops what a crashed one left running, daemons
 ///   included), the full output logs (cursors, streams, search,
@@ -109,6 +114,9 @@ impl HostEnv {
 /// ```no_run
 /// # async fn run() -> anyhow::Result<()> {
 /// use agentproc::cli::ServeArgs;
+///
+/// agentproc_exec_local::close_inherited_descriptors_on_exec()?;
+/// agentproc_exec_local::default_ignored_signals_on_exec()?;
 /// use agentproc::serve::{HostEnv, Signals, serve};
 ///
 /// let args = ServeArgs {

@@ -1070,7 +1070,8 @@ function describeIsolation(policy) {
   if (typeof policy === 'string') return policy;
   const parts = [];
   if (policy.network) parts.push(`network ${policy.network}`);
-  if (policy.write) parts.push(`write ${policy.write.length ? policy.write.join(', ') : 'nothing'}`);
+  // An empty write list means the working directory (and a private /tmp).
+  if (policy.write) parts.push(`write ${policy.write.length ? policy.write.join(', ') : 'the working directory'}`);
   if (policy.read) parts.push(`read ${Array.isArray(policy.read) ? policy.read.join(', ') : policy.read}`);
   if (policy.deny && policy.deny.length) parts.push(`${policy.deny.length} denied`);
   if (policy.mechanisms && policy.mechanisms.length) parts.push(`by ${policy.mechanisms.join(', ')}`);

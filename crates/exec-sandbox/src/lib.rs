@@ -150,7 +150,7 @@ impl<S: CommandSpawner> SandboxExecer<S> {
             None => Some("bubblewrap (bwrap) is not installed".to_owned()),
             Some(bwrap) => isolation::probe_bwrap(bwrap)
                 .err()
-                .map(|said| format!("bubblewrap cannot build its sandbox on this host: {said}")),
+                .map(|said| format!("bubblewrap cannot build its sandbox here ({said})")),
         };
         if let Some(reason) = &isolation_unavailable
             && config.isolation.bwrap.is_some()
@@ -283,9 +283,7 @@ impl<S: CommandSpawner> SandboxExecer<S> {
             ));
         };
         if let Some(reason) = &self.isolation_unavailable {
-            return Err(refused(format!(
-                "Isolation is unavailable on this host: {reason}."
-            )));
+            return Err(refused(format!("Isolation is unavailable: {reason}.")));
         }
         let mut args = isolation::bwrap_args(&policy, &workdir).map_err(refused)?;
         args.push("--".into());

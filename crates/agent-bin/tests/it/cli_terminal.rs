@@ -155,3 +155,43 @@ fn ctrl_bracket_detaches_and_attach_joins_again() {
     let (code, _) = terminal.exit_code();
     assert_eq!(code, 0);
 }
+
+/// Input that is not a terminal (a pipe) ends: the end is passed on as the
+/// remote terminal's end-of-file character, so the command sees it and the
+/// client does not hang.
+#[test]
+fn run_t_passes_the_end_of_piped_input_on() {
+    let server = start_server(&[]);
+    let mut client = Command::new(BIN)
+        .args([
+            "run",
+            "-t",
+            "--",
+            "read x; echo got-$x; cat > /dev/null; echo eof-seen",
+        ])
+        .env("AGENTPROC_SERVER", format!("http://{}", server.address))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the client");
+    client
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all("hi\ncaf\u{e9}\n".as_bytes())
+        .expect("write");
+    // The pipe closed: its end must reach the command.
+    let (done, finished) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(client.wait_with_output());
+    });
+    let output = finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the client hung after its input ended")
+        .expect("client output");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("got-hi"), "{text}");
+    assert!(text.contains("eof-seen"), "{text}");
+    assert_eq!(output.status.code(), Some(0), "{text}");
+}

@@ -300,6 +300,17 @@ impl Manager {
         if matches!(until, Until::Match { .. }) || read.is_some() {
             self.require_log(&process)?;
         }
+        // The answer's `awaiting_input` uses the wait's own settle time, so
+        // `until=input&idle_ms=N` never answers "input" next to "not
+        // waiting".
+        let settle = match &until {
+            Until::Input {
+                settle: Some(settle),
+            } => *settle,
+            _ => self.inner.config.input_settle,
+        };
+        let with_input_state =
+            |info| process.with_input_state(info, settle, self.inner.clock.instant());
         let deadline = self.inner.clock.sleep(timeout);
         tokio::pin!(deadline);
         let result = tokio::select! {
@@ -309,13 +320,13 @@ impl Manager {
         let chunk = match read {
             Some((cursor, limit)) => {
                 let mut chunk = read_chunk(&process, cursor, limit).await?;
-                chunk.info = self.inner.with_input_state(&process, chunk.info);
+                chunk.info = with_input_state(chunk.info);
                 Some(chunk)
             }
             None => None,
         };
         let mut snapshot = process.snapshot();
-        snapshot.info = self.inner.with_input_state(&process, snapshot.info);
+        snapshot.info = with_input_state(snapshot.info);
         Ok(WaitOutcome {
             result,
             snapshot,

@@ -401,6 +401,9 @@ pub(crate) fn applied(policy: Isolation) -> AppliedIsolation {
     }
 }
 
+/// How long the startup check of bubblewrap may take.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Checks that `bwrap` can build the sandbox here: it runs `true` in the
 /// same namespaces a policy uses. A host may ship bubblewrap yet forbid
 /// what it needs (unprivileged user namespaces turned off, a container
@@ -410,6 +413,14 @@ pub(crate) fn applied(policy: Isolation) -> AppliedIsolation {
 /// # Errors
 /// What bubblewrap said (its first line), or how it could not be run.
 pub fn probe_bwrap(bwrap: &Path) -> Result<(), String> {
+    probe_bwrap_within(bwrap, PROBE_TIMEOUT)
+}
+
+/// [`probe_bwrap`], giving up (and killing it) after `timeout`.
+///
+/// # Errors
+/// As [`probe_bwrap`], and when it does not finish in time.
+pub fn probe_bwrap_within(bwrap: &Path, timeout: std::time::Duration) -> Result<(), String> {
     use std::io::Read as _;
     const SAID: &str = "agentproc-bwrap-works";
     let mut child = std::process::Command::new(bwrap)
@@ -440,14 +451,29 @@ pub fn probe_bwrap(bwrap: &Path) -> Result<(), String> {
         .spawn()
         .map_err(|error| format!("{} cannot be run: {error}", bwrap.display()))?;
     // Success is the line printed from inside, not the exit status: in
-    // agentproc, a subreaper may reap this child before `wait` can.
-    let (mut out, mut err) = (String::new(), String::new());
-    if let Some(mut stdout) = child.stdout.take() {
-        let _ = stdout.read_to_string(&mut out);
-    }
-    if let Some(mut stderr) = child.stderr.take() {
-        let _ = stderr.read_to_string(&mut err);
-    }
+    // agentproc, a subreaper may reap this child before `wait` can. Read
+    // on a thread, so a bubblewrap that hangs cannot hold up startup.
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let (sender, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut out, mut err) = (String::new(), String::new());
+        if let Some(mut stdout) = stdout {
+            let _ = stdout.read_to_string(&mut out);
+        }
+        if let Some(mut stderr) = stderr {
+            let _ = stderr.read_to_string(&mut err);
+        }
+        let _ = sender.send((out, err));
+    });
+    let Ok((out, err)) = received.recv_timeout(timeout) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!(
+            "{} did not finish a test command within {:?}",
+            bwrap.display(),
+            timeout
+        ));
+    };
     let _ = child.wait();
     if out.trim() == SAID {
         return Ok(());
@@ -457,6 +483,7 @@ pub fn probe_bwrap(bwrap: &Path) -> Result<(), String> {
         .next()
         .unwrap_or("")
         .trim()
+        .trim_end_matches('.')
         .chars()
         .take(300)
         .collect();

@@ -972,9 +972,12 @@ async fn a_bubblewrap_that_cannot_work_here_makes_isolation_unavailable() {
     match sandbox.spawn_sandboxed(&spec) {
         Err(SpawnError::Refused { reason }) => {
             assert!(
-                reason.contains("Isolation is unavailable on this host"),
+                reason.contains(
+                    "Isolation is unavailable: bubblewrap cannot build its sandbox here (bwrap: No permissions"
+                ),
                 "{reason}"
             );
+            assert!(!reason.contains(".."), "{reason}");
             assert!(
                 reason.contains("non-privileged user namespaces"),
                 "{reason}"
@@ -1007,5 +1010,38 @@ async fn a_bubblewrap_that_cannot_work_here_makes_isolation_unavailable() {
             "bubblewrap is required here but does not work: {probed:?}"
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A bubblewrap that hangs cannot hold up startup: the check gives up
+/// after its time limit, kills it, and says so.
+#[test]
+fn a_bubblewrap_that_hangs_is_given_up_on() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempdir("hanging-bwrap");
+    let hanging = dir.join("bwrap");
+    let pid_file = dir.join("pid");
+    std::fs::write(
+        &hanging,
+        format!(
+            "#!/bin/sh\necho $$ > {}\nexec sleep 1000\n",
+            pid_file.display()
+        ),
+    )
+    .expect("write the fake bwrap");
+    std::fs::set_permissions(&hanging, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let error =
+        agentproc_exec_sandbox::isolation::probe_bwrap_within(&hanging, Duration::from_millis(300))
+            .expect_err("a hanging bubblewrap");
+    assert!(error.contains("did not finish a test command"), "{error}");
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .expect("the fake ran")
+        .trim()
+        .parse()
+        .expect("pid");
+    assert!(
+        agentproc_exec_local::wait_until_dead(&[pid], Duration::from_secs(30)).is_empty(),
+        "the hanging bubblewrap was left running"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -290,6 +290,38 @@ async fn input_just_sent_is_not_yet_read() {
     h.manager.close().await;
 }
 
+/// A wait with its own settle time answers `awaiting_input` by that same
+/// time: never "input" next to "not waiting".
+#[tokio::test]
+async fn a_wait_s_own_settle_time_decides_its_answer() {
+    let h = harness();
+    let (info, child) = h.start(tty("python3")).await;
+    let id = info.id;
+    child.write(b">>> ");
+    child.wait_output_read().await;
+    child.set_blocked_on_input(true);
+    h.manager
+        .send_input(id, None, input("x", &["Enter"], false))
+        .await
+        .expect("input");
+    let outcome = h
+        .manager
+        .wait_until(
+            id,
+            None,
+            Until::Input {
+                settle: Some(Duration::ZERO),
+            },
+            FOREVER,
+            None,
+        )
+        .await
+        .expect("wait");
+    assert_eq!(outcome.result, WaitResult::Input);
+    assert_eq!(outcome.snapshot.info.awaiting_input, Some(InputKind::Line));
+    h.manager.close().await;
+}
+
 #[tokio::test]
 async fn a_wait_for_input_returns_once_the_program_reads() {
     let h = harness();
