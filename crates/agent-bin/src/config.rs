@@ -63,6 +63,7 @@ pub const KEYS: &[&str] = &[
     "audit_log",
     "audit_log_max_bytes",
     "audit_log_keep",
+    "mcp_max_result_bytes",
     "executor",
     "sandbox_cgroups",
     "sandbox_v1_memory",
@@ -132,6 +133,8 @@ pub struct RawConfig {
     #[serde(deserialize_with = "size")]
     audit_log_max_bytes: u64,
     audit_log_keep: u32,
+    #[serde(deserialize_with = "size")]
+    mcp_max_result_bytes: u64,
     executor: String,
     sandbox_cgroups: String,
     sandbox_v1_memory: bool,
@@ -199,6 +202,8 @@ pub struct Settings {
     pub audit: Option<crate::audit::AuditSettings>,
     /// Patterns of variables children do not inherit (see `default.toml`).
     pub env_deny: Vec<String>,
+    /// The MCP tools' result budget for lists, searches and screens.
+    pub mcp_max_result_bytes: usize,
 }
 
 /// A list given as a list, or as one comma-separated string (environment
@@ -595,6 +600,15 @@ impl RawConfig {
                 origin(figment.find_metadata(key), key)
             )
         };
+        if !(1024..=(1 << 20)).contains(&self.mcp_max_result_bytes) {
+            return Err(invalid(
+                "mcp_max_result_bytes",
+                format!(
+                    "{} is out of range: from 1KiB to 1MiB",
+                    self.mcp_max_result_bytes
+                ),
+            ));
+        }
         if self.audit_log_keep == 0 {
             return Err(invalid(
                 "audit_log_keep",
@@ -708,6 +722,7 @@ impl RawConfig {
             })
         };
         Ok(Settings {
+            mcp_max_result_bytes: usize::try_from(self.mcp_max_result_bytes).unwrap_or(usize::MAX),
             audit,
             env_deny: self.env_deny.items(),
             executor,

@@ -73,11 +73,13 @@ pub fn default_log() -> LogSettings {
 }
 
 /// The tools' settings from the configuration: `list_limit` and `max_wait`
-/// (at most MCP's own cap of five minutes) as on HTTP.
+/// (at most MCP's own cap of five minutes) as on HTTP, and the result
+/// budget (`mcp_max_result_bytes`).
 pub fn mcp_config(settings: &Settings) -> McpConfig {
     McpConfig {
         list_limit: settings.api.list_limit.max(1),
         max_wait: settings.api.max_wait.min(agentproc_api_mcp::MAX_WAIT),
+        max_result_bytes: settings.mcp_max_result_bytes,
         ..McpConfig::default()
     }
 }

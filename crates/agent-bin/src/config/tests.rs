@@ -47,6 +47,7 @@ fn zero_configuration_gives_the_documented_defaults() {
         assert_eq!(settings.api.list_limit, 10);
         assert_eq!(settings.api.max_body_bytes, 1024 * 1024);
         assert_eq!(settings.executor, ExecutorSettings::Local);
+        assert_eq!(settings.mcp_max_result_bytes, 16 * 1024);
         Ok(())
     });
 }
@@ -370,6 +371,25 @@ fn sizes_accept_units_and_plain_numbers() {
         assert_eq!(settings.output_max_bytes_per_process, 1 << 20);
         Ok(())
     });
+}
+
+#[test]
+fn the_mcp_result_budget_is_configured_within_its_range() {
+    Jail::expect_with(|jail| {
+        jail.set_env("AGENTPROC_MCP_MAX_RESULT_BYTES", "64KiB");
+        let settings = load(&args(), Path::new(NO_SYSTEM_FILE)).expect("loads");
+        assert_eq!(settings.mcp_max_result_bytes, 64 << 10);
+        assert_eq!(crate::mcp::mcp_config(&settings).max_result_bytes, 64 << 10);
+        Ok(())
+    });
+    for value in ["100", "2MiB"] {
+        let message = error_for(|jail| {
+            jail.set_env("AGENTPROC_MCP_MAX_RESULT_BYTES", value);
+            Ok(args())
+        });
+        assert!(message.contains("mcp_max_result_bytes"), "{message}");
+        assert!(message.contains("from 1KiB to 1MiB"), "{message}");
+    }
 }
 
 #[test]
