@@ -24,6 +24,7 @@
 //! `FakeExecer`, and mockall mocks of the traits with `mock_execer` giving
 //! harmless lifecycle defaults. Add it as a dev-dependency:
 //! `agentproc-core = { version = "0.1", features = ["test-support"] }`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// Re-exported: implementing [`ExecChild`] needs it.
 pub use async_trait::async_trait;
@@ -41,6 +42,7 @@ pub mod terminal;
 pub mod text;
 
 #[cfg(any(test, feature = "test-support"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-support")))]
 pub mod testing;
 
 pub use buffer::{HeadTailBuffer, Truncation};
