@@ -195,3 +195,49 @@ fn run_t_passes_the_end_of_piped_input_on() {
     assert!(text.contains("eof-seen"), "{text}");
     assert_eq!(output.status.code(), Some(0), "{text}");
 }
+
+/// A window size change of the local terminal reaches the remote one: the
+/// client, on a pty that is its controlling terminal (set up by Python's
+/// `pty.fork`, which does the session and `TIOCSCTTY` steps), gets
+/// `SIGWINCH` and resizes; the remote shell's `WINCH` trap prints the new
+/// size.
+#[test]
+fn run_t_forwards_window_size_changes() {
+    let server = start_server(&[]);
+    let driver = r#"
+import fcntl, os, pty, select, struct, sys, termios, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "run", "-t", "--",
+        "trap 'echo resized-$(stty size | tr \" \" x)' WINCH; echo armed; read x; read y"])
+seen = b""
+def until(text, limit=30):
+    global seen
+    end = time.time() + limit
+    while text not in seen:
+        if time.time() > end:
+            sys.exit("never saw %r in %r" % (text, seen))
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:
+                sys.exit("the client ended: %r" % seen)
+until(b"armed")
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 77, 0, 0))
+until(b"resized-33x77")
+os.write(fd, b"a\rb\r")
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+    let output = Command::new("python3")
+        .args(["-c", driver, BIN])
+        .env("AGENTPROC_SERVER", format!("http://{}", server.address))
+        .output()
+        .expect("python3");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
