@@ -16,15 +16,12 @@
 //! sees real processes, output and exits, and nothing the fuzzer writes is
 //! executed), in a scratch directory under `target/`, with a random token.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::path::Path;
+use std::process::Command;
 
 use anyhow::{Context, bail};
 
-use crate::cargo;
+use crate::harness::{Server, build_agentproc, pinned_venv, random_token, scratch_dir};
 
 /// The schemathesis release the run installs (pinned: a new release can add
 /// checks, and CI must not change under us).
@@ -62,25 +59,17 @@ impl Options {
 
 pub(crate) fn run(root: &Path, options: Options) -> anyhow::Result<()> {
     let work = root.join("target/fuzz-api");
-    let st = install_schemathesis(&work)?;
-
-    eprintln!("==> fuzz-api: building agentproc");
-    let status = Command::new(cargo())
-        .current_dir(root)
-        .args(["build", "--quiet", "-p", "agentproc"])
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!("cargo build -p agentproc failed ({status})");
-    }
-
-    let run_dir = work.join(format!("run-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&run_dir);
-    std::fs::create_dir_all(run_dir.join("workdir"))
-        .with_context(|| format!("creating {}", run_dir.display()))?;
+    let venv = pinned_venv(&work, "fuzz-api", &[("schemathesis", SCHEMATHESIS)])?;
+    let st = venv.join("bin/st");
+    let binary = build_agentproc(root, "fuzz-api")?;
+    let run_dir = scratch_dir(&work)?;
     let token = random_token()?;
-    let binary = crate::target_dir(root).join("debug/agentproc");
-    let mut server = Server::start(&binary, &run_dir, &token)?;
+    // `echo` as the shell: generated commands are printed, never run.
+    let mut server = Server::start(
+        &binary,
+        &run_dir,
+        &[("AGENTPROC_TOKEN", &token), ("AGENTPROC_SHELL", "echo")],
+    )?;
     eprintln!("==> fuzz-api: agentproc listening on {}", server.address);
 
     let outcome = Command::new(&st)
@@ -119,129 +108,4 @@ pub(crate) fn run(root: &Path, options: Options) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&run_dir);
     eprintln!("==> fuzz-api: passed");
     Ok(())
-}
-
-/// A virtual environment under `work` with the pinned schemathesis; reused
-/// when it already has it.
-fn install_schemathesis(work: &Path) -> anyhow::Result<PathBuf> {
-    let venv = work.join("venv");
-    let st = venv.join("bin/st");
-    let installed = Command::new(&st)
-        .arg("--version")
-        .output()
-        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(SCHEMATHESIS));
-    if installed {
-        return Ok(st);
-    }
-    eprintln!(
-        "==> fuzz-api: installing schemathesis {SCHEMATHESIS} into {}",
-        venv.display()
-    );
-    std::fs::create_dir_all(work).with_context(|| format!("creating {}", work.display()))?;
-    let status = Command::new("python3")
-        .args(["-m", "venv", "--clear"])
-        .arg(&venv)
-        .status()
-        .context("running python3 -m venv (is Python 3 installed?)")?;
-    if !status.success() {
-        bail!("python3 -m venv failed ({status})");
-    }
-    let status = Command::new(venv.join("bin/pip"))
-        .args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            &format!("schemathesis=={SCHEMATHESIS}"),
-        ])
-        .status()
-        .context("running pip")?;
-    if !status.success() {
-        bail!("pip install schemathesis=={SCHEMATHESIS} failed ({status})");
-    }
-    Ok(st)
-}
-
-/// 32 hex digits from the kernel's random source.
-fn random_token() -> anyhow::Result<String> {
-    let mut bytes = [0u8; 16];
-    std::io::Read::read_exact(
-        &mut std::fs::File::open("/dev/urandom").context("opening /dev/urandom")?,
-        &mut bytes,
-    )
-    .context("reading /dev/urandom")?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// The server under test, its log copied to a file.
-struct Server {
-    child: Child,
-    address: String,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(binary: &Path, run_dir: &Path, token: &str) -> anyhow::Result<Self> {
-        let mut command = Command::new(binary);
-        // Hermetic: nothing from the caller's AGENTPROC_* settings.
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("AGENTPROC_") {
-                command.env_remove(name);
-            }
-        }
-        let mut child = command
-            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-            .env("AGENTPROC_TOKEN", token)
-            .env("AGENTPROC_SHELL", "echo")
-            .env("AGENTPROC_STATE_DIR", run_dir.join("state"))
-            .env("AGENTPROC_WORKDIR", run_dir.join("workdir"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
-        let log = run_dir.join("agentproc.log");
-        let stderr = child.stderr.take().context("the server's stderr")?;
-        let (found, address) = mpsc::channel();
-        let mut file =
-            std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        // Copies the log until the server exits, and reports its address.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = writeln!(file, "{line}");
-                if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
-                    && event["message"] == "agentproc listening"
-                    && let Some(address) = event["address"].as_str()
-                {
-                    let _ = found.send(address.to_owned());
-                }
-            }
-        });
-        match address.recv_timeout(Duration::from_secs(60)) {
-            Ok(address) => Ok(Self {
-                child,
-                address,
-                log,
-            }),
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                bail!(
-                    "agentproc did not start listening; its log is {}",
-                    log.display()
-                )
-            }
-        }
-    }
-
-    /// SIGTERM, then the exit status.
-    fn stop(&mut self) -> anyhow::Result<std::process::ExitStatus> {
-        let status = Command::new("sh")
-            .args(["-c", &format!("kill -TERM {}", self.child.id())])
-            .status()
-            .context("running kill")?;
-        if !status.success() {
-            let _ = self.child.kill();
-        }
-        self.child.wait().context("waiting for agentproc")
-    }
 }

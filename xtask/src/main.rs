@@ -15,6 +15,7 @@
 mod bench;
 mod ci;
 mod fuzz_api;
+mod harness;
 mod mcp_check;
 mod tidy;
 mod ui_check;

@@ -16,15 +16,12 @@
 //! `screenshots.py` against a fresh server and writes the PNGs to
 //! `docs/ui/`.
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 
-use crate::cargo;
+use crate::harness::{Server, build_agentproc, pinned_venv, random_token, scratch_dir};
 
 /// The Playwright release installed (pinned: a new release can change how
 /// it drives the browser, and CI must not change under us).
@@ -41,11 +38,19 @@ const TESTS: &str = "crates/api-http/ui/tests";
 pub(crate) fn check(root: &Path, pytest_args: &[String]) -> anyhow::Result<()> {
     let harness = Harness::prepare(root, "ui-check")?;
     let token = random_token()?;
-    let mut open = Server::start(&harness.binary, &harness.run_dir.join("open"), None)?;
+    let mut open = Server::start(&harness.binary, &harness.run_dir.join("open"), &[])?;
+    // The guarded server also runs the sandbox executor with isolation on
+    // by default (bubblewrap, which .ci/run installs), so the page's
+    // isolation lines are tested.
     let mut guarded = Server::start(
         &harness.binary,
         &harness.run_dir.join("guarded"),
-        Some(&token),
+        &[
+            ("AGENTPROC_TOKEN", &token),
+            ("AGENTPROC_EXECUTOR", "sandbox"),
+            ("AGENTPROC_SANDBOX_CGROUPS", "off"),
+            ("AGENTPROC_ISOLATION_DEFAULT", "workspace"),
+        ],
     )?;
     eprintln!(
         "==> ui-check: agentproc on {} (no token) and {} (token)",
@@ -99,7 +104,7 @@ pub(crate) fn check(root: &Path, pytest_args: &[String]) -> anyhow::Result<()> {
 /// `cargo xtask screenshots`.
 pub(crate) fn screenshots(root: &Path) -> anyhow::Result<()> {
     let harness = Harness::prepare(root, "screenshots")?;
-    let mut server = Server::start(&harness.binary, &harness.run_dir.join("open"), None)?;
+    let mut server = Server::start(&harness.binary, &harness.run_dir.join("open"), &[])?;
     let out = root.join("docs/ui");
     let outcome = harness
         .python()
@@ -146,25 +151,17 @@ impl Harness {
             );
         }
         let work = root.join("target/ui-check");
-        let venv = install_packages(&work)?;
-
-        eprintln!("==> {name}: building agentproc");
-        let status = Command::new(cargo())
-            .current_dir(root)
-            .args(["build", "--quiet", "-p", "agentproc"])
-            .status()
-            .context("running cargo build")?;
-        if !status.success() {
-            bail!("cargo build -p agentproc failed ({status})");
-        }
-        let run_dir = work.join(format!("run-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&run_dir);
-        std::fs::create_dir_all(&run_dir)
-            .with_context(|| format!("creating {}", run_dir.display()))?;
+        let venv = pinned_venv(
+            &work,
+            name,
+            &[("playwright", PLAYWRIGHT), ("pytest", PYTEST)],
+        )?;
+        let binary = build_agentproc(root, name)?;
+        let run_dir = scratch_dir(&work)?;
         Ok(Self {
             root: root.to_path_buf(),
             venv,
-            binary: crate::target_dir(root).join("debug/agentproc"),
+            binary,
             run_dir,
         })
     }
@@ -179,158 +176,5 @@ impl Harness {
             .env("AGENTPROC_UI_CHROMIUM", CHROMIUM)
             .stdin(Stdio::null());
         command
-    }
-}
-
-/// A virtual environment under `work` with the pinned Playwright and pytest;
-/// reused when it already has them.
-fn install_packages(work: &Path) -> anyhow::Result<PathBuf> {
-    let venv = work.join("venv");
-    let python = venv.join("bin/python");
-    let installed = Command::new(&python)
-        .args([
-            "-c",
-            "import importlib.metadata as m; print(m.version('playwright'), m.version('pytest'))",
-        ])
-        .output()
-        .is_ok_and(|out| {
-            String::from_utf8_lossy(&out.stdout).trim() == format!("{PLAYWRIGHT} {PYTEST}")
-        });
-    if installed {
-        return Ok(venv);
-    }
-    eprintln!(
-        "==> ui-check: installing playwright {PLAYWRIGHT} and pytest {PYTEST} into {}",
-        venv.display()
-    );
-    std::fs::create_dir_all(work).with_context(|| format!("creating {}", work.display()))?;
-    let status = Command::new("python3")
-        .args(["-m", "venv", "--clear"])
-        .arg(&venv)
-        .status()
-        .context("running python3 -m venv (is Python 3 installed?)")?;
-    if !status.success() {
-        bail!("python3 -m venv failed ({status})");
-    }
-    let status = Command::new(venv.join("bin/pip"))
-        .args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            &format!("playwright=={PLAYWRIGHT}"),
-            &format!("pytest=={PYTEST}"),
-        ])
-        .status()
-        .context("running pip")?;
-    if !status.success() {
-        bail!("pip install playwright=={PLAYWRIGHT} pytest=={PYTEST} failed ({status})");
-    }
-    Ok(venv)
-}
-
-/// 32 hex digits from the kernel's random source.
-fn random_token() -> anyhow::Result<String> {
-    let mut bytes = [0u8; 16];
-    std::io::Read::read_exact(
-        &mut std::fs::File::open("/dev/urandom").context("opening /dev/urandom")?,
-        &mut bytes,
-    )
-    .context("reading /dev/urandom")?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// A server under test, its log copied to a file.
-struct Server {
-    child: Child,
-    address: String,
-    log: PathBuf,
-}
-
-impl Server {
-    /// `agentproc serve` on a free loopback port, with `dir` for its state,
-    /// working directory and log.
-    fn start(binary: &Path, dir: &Path, token: Option<&str>) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(dir.join("workdir"))
-            .with_context(|| format!("creating {}", dir.display()))?;
-        let mut command = Command::new(binary);
-        // Hermetic: nothing from the caller's AGENTPROC_* settings.
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("AGENTPROC_") {
-                command.env_remove(name);
-            }
-        }
-        if let Some(token) = token {
-            // The guarded server also runs the sandbox executor with
-            // isolation on by default (bubblewrap, which .ci/run installs),
-            // so the page's isolation lines are tested.
-            command
-                .env("AGENTPROC_TOKEN", token)
-                .env("AGENTPROC_EXECUTOR", "sandbox")
-                .env("AGENTPROC_SANDBOX_CGROUPS", "off")
-                .env("AGENTPROC_ISOLATION_DEFAULT", "workspace");
-        }
-        let mut child = command
-            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-            .env("AGENTPROC_STATE_DIR", dir.join("state"))
-            .env("AGENTPROC_WORKDIR", dir.join("workdir"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
-        let log = dir.join("agentproc.log");
-        let stderr = child.stderr.take().context("the server's stderr")?;
-        let (found, address) = mpsc::channel();
-        let mut file =
-            std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        // Copies the log until the server exits, and reports its address.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = writeln!(file, "{line}");
-                if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
-                    && event["message"] == "agentproc listening"
-                    && let Some(address) = event["address"].as_str()
-                {
-                    let _ = found.send(address.to_owned());
-                }
-            }
-        });
-        match address.recv_timeout(Duration::from_secs(60)) {
-            Ok(address) => Ok(Self {
-                child,
-                address,
-                log,
-            }),
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                bail!(
-                    "agentproc did not start listening; its log is {}",
-                    log.display()
-                )
-            }
-        }
-    }
-
-    /// SIGTERM, then the exit status.
-    fn stop(&mut self) -> anyhow::Result<ExitStatus> {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .context("running kill")?;
-        if !status.success() {
-            let _ = self.child.kill();
-        }
-        self.child.wait().context("waiting for agentproc")
-    }
-}
-
-impl Drop for Server {
-    /// A run that fails before [`Server::stop`] leaves no server behind.
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
