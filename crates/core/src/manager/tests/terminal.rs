@@ -16,6 +16,16 @@ fn tty(command: &str) -> StartRequest {
     }
 }
 
+/// A REPL on a terminal that has printed its prompt and sits blocked
+/// reading (the settle time not yet passed).
+async fn prompting_repl(h: &Harness) -> (crate::process::ProcessId, FakeProcess) {
+    let (info, child) = h.start(tty("python3")).await;
+    child.write(b">>> ");
+    child.wait_output_read().await;
+    child.set_blocked_on_input(true);
+    (info.id, child)
+}
+
 fn input(text: &str, keys: &[&str], eof: bool) -> Input {
     Input {
         text: text.as_bytes().to_vec(),
@@ -267,11 +277,7 @@ async fn awaiting_input_needs_quiet_and_a_blocked_read_and_tells_the_kind() {
 #[tokio::test]
 async fn input_just_sent_is_not_yet_read() {
     let h = harness();
-    let (info, child) = h.start(tty("python3")).await;
-    let id = info.id;
-    child.write(b">>> ");
-    child.wait_output_read().await;
-    child.set_blocked_on_input(true);
+    let (id, _child) = prompting_repl(&h).await;
     h.clock.advance(Duration::from_millis(500));
     let awaiting = |h: &Harness| h.manager.info(id, None).expect("info").awaiting_input;
     assert_eq!(awaiting(&h), Some(InputKind::Line));
@@ -295,11 +301,7 @@ async fn input_just_sent_is_not_yet_read() {
 #[tokio::test]
 async fn a_wait_s_own_settle_time_decides_its_answer() {
     let h = harness();
-    let (info, child) = h.start(tty("python3")).await;
-    let id = info.id;
-    child.write(b">>> ");
-    child.wait_output_read().await;
-    child.set_blocked_on_input(true);
+    let (id, _child) = prompting_repl(&h).await;
     h.manager
         .send_input(id, None, input("x", &["Enter"], false))
         .await
