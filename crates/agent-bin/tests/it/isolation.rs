@@ -29,6 +29,19 @@ fn bwrap_available() -> bool {
     works
 }
 
+/// A directory for test files that isolated commands see as they are: not
+/// under /tmp, which the sandbox replaces with a private one. The target
+/// directory's `tmp` unless the checkout itself lives under /tmp (then
+/// /var/tmp).
+fn outside_tmp() -> PathBuf {
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    if target.starts_with("/tmp") {
+        PathBuf::from("/var/tmp")
+    } else {
+        target
+    }
+}
+
 /// A test home with a fake SSH key, a workdir inside it, and a server whose
 /// `HOME` is that home.
 struct World {
@@ -43,8 +56,8 @@ impl World {
         // Not under /tmp: an isolated command gets a private /tmp, where
         // this home would be out of sight.
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-            "isolation-{}-{}",
+        let root = outside_tmp().join(format!(
+            "agentproc-isolation-{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
@@ -168,8 +181,7 @@ fn the_ssh_agent_socket_is_out_of_reach() {
     }
     // Outside /tmp, as under /run/user/<uid>: a private /tmp would hide it
     // anyway.
-    let socket = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("ssh-agent-{}.sock", std::process::id()));
+    let socket = outside_tmp().join(format!("ssh-agent-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&socket);
     let _listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
     let world = World::new(&[("SSH_AUTH_SOCK", socket.to_str().expect("utf-8"))]);
